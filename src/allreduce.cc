@@ -1,0 +1,476 @@
+// SPDX-License-Identifier: MIT
+// svAllReduceSign and friends: argument checks, algorithm choice, and the
+// pipeline that runs pack -> exchange -> vote -> exchange -> unpack chunk by
+// chunk on a communicator's transport.
+//
+// Two exchanges per chunk (DESIGN.md §2):
+//   alltoall : every rank sends segment s of its bits to rank s; rank s votes
+//              its segment over all P inputs; an all-gather spreads the voted
+//              segments. 2(P-1)/P * n/8 bytes per rank.
+//   allgather: one all-gather of every rank's bits; every rank votes all of
+//              them. (P-1) * n/8 bytes, one round: wins for small n and P <= 2.
+// Both vote with the same bit logic on the same inputs, so the result does
+// not depend on the algorithm.
+#include <stdio.h>
+#include <string.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "comm.h"
+#include "datatype.h"
+#include "debug.h"
+#include "host_kernels.h"
+
+namespace sv {
+namespace {
+
+struct CallShape {
+  size_t count;      // elements (or bits for the packed API)
+  int inPlanes;      // 2 with SV_ZERO_ABSTAIN
+  int outPlanes;     // 2 with SV_TIE_ZERO when a tie is possible
+  int algorithm;     // SV_ALGO_ALLTOALL or SV_ALGO_ALLGATHER
+  size_t words;      // ceil(count / 64)
+  size_t chunkWords; // words per pipeline chunk
+  size_t nchunks;
+};
+
+int chooseAlgorithm(const svComm* comm, size_t words, int inPlanes) {
+  const Config& c = comm->config;
+  if (c.algorithm != SV_ALGO_AUTO) return c.algorithm;
+  if (comm->nranks <= 2) return SV_ALGO_ALLGATHER;  // same bytes, one round
+  const double gathered = static_cast<double>(comm->nranks - 1) * words * 8 * inPlanes;
+  return gathered <= static_cast<double>(c.allGatherThreshold) ? SV_ALGO_ALLGATHER : SV_ALGO_ALLTOALL;
+}
+
+CallShape planCall(const svComm* comm, size_t count, bool packedApi) {
+  const Config& c = comm->config;
+  CallShape s;
+  s.count = count;
+  s.inPlanes = (!packedApi && c.zero == SV_ZERO_ABSTAIN) ? 2 : 1;
+  // A tie needs an even number of voters; with abstention any number can tie.
+  const bool tiePossible = (comm->nranks % 2 == 0) || s.inPlanes == 2;
+  s.outPlanes = (!packedApi && c.tie == SV_TIE_ZERO && tiePossible) ? 2 : 1;
+  s.words = divUp(count, kWordBits);
+  s.algorithm = chooseAlgorithm(comm, s.words, s.inPlanes);
+  // A chunk holds chunkBytes of bits per plane; for the all-to-all it is a
+  // multiple of P segments so every chunk splits evenly.
+  size_t chunk = std::max<size_t>(static_cast<size_t>(c.chunkBytes) / 8, 1);
+  const size_t unit = s.algorithm == SV_ALGO_ALLTOALL ? kSegmentAlignWords * comm->nranks : kSegmentAlignWords;
+  chunk = roundUp(chunk, unit);
+  s.chunkWords = std::min(chunk, std::max<size_t>(s.words, 1));
+  s.nchunks = divUp(s.words, s.chunkWords);
+  return s;
+}
+
+// One call's pipeline state. Chunks are started in order; a chunk occupies a
+// slot (its receive buffer) from pack until unpack.
+class Pipeline {
+ public:
+  using PackFn = std::function<uint64_t(size_t firstWord, size_t words, uint64_t* out)>;
+  using UnpackFn = std::function<void(size_t firstWord, size_t words, const uint64_t* in)>;
+
+  Pipeline(svComm* comm, const CallShape& s, const VoteParams& vp)
+      : comm_(comm), s_(s), vp_(vp), sendBytes_(comm->nranks), sendOffs_(comm->nranks),
+        recvBytes_(comm->nranks), recvOffs_(comm->nranks) {}
+
+  // Runs every chunk. unpack may be deferred to after all exchanges (then
+  // runDeferredUnpack() applies it).
+  svResult_t run(const PackFn& pack, const UnpackFn& unpack, bool deferUnpack, uint64_t* nanCount);
+
+ private:
+  enum Stage { kFree, kFirstExchange, kSecondExchange };
+  struct Slot {
+    Stage stage = kFree;
+    size_t chunk = 0;
+    RequestPtr req;
+  };
+
+  void chunkRange(size_t chunk, size_t* first, size_t* words) const {
+    *first = chunk * s_.chunkWords;
+    *words = std::min(s_.chunkWords, s_.words - *first);
+  }
+  svResult_t startChunk(Slot& slot, size_t chunk, int slotIndex, const PackFn& pack, uint64_t* nanCount);
+  svResult_t advance(Slot& slot, int slotIndex, const UnpackFn& unpack, bool deferUnpack, bool* finished);
+
+  svComm* comm_;
+  const CallShape& s_;
+  const VoteParams& vp_;
+  // Per-rank sizes and offsets of the exchange in flight (bytes).
+  std::vector<size_t> sendBytes_, sendOffs_, recvBytes_, recvOffs_;
+  size_t nextGather_ = 0;  // the chunk whose all-gather starts next
+};
+
+svResult_t Pipeline::startChunk(Slot& slot, size_t chunk, int slotIndex, const PackFn& pack, uint64_t* nanCount) {
+  const int P = comm_->nranks, me = comm_->rank;
+  const size_t ip = s_.inPlanes;
+  size_t first, words;
+  chunkRange(chunk, &first, &words);
+  uint64_t* packed = comm_->packed.data() + first * ip;
+  *nanCount += pack(first, words, packed);
+  uint64_t* recv = comm_->recvSlot[slotIndex].data();
+  Transport* t = comm_->transport.get();
+  if (s_.algorithm == SV_ALGO_ALLTOALL) {
+    size_t myBegin, myLen;
+    segmentRange(words, P, me, &myBegin, &myLen);
+    for (int r = 0; r < P; ++r) {
+      size_t b, l;
+      segmentRange(words, P, r, &b, &l);
+      sendBytes_[r] = l * ip * 8;
+      sendOffs_[r] = b * ip * 8;
+      recvBytes_[r] = myLen * ip * 8;
+      recvOffs_[r] = r * myLen * ip * 8;
+    }
+    SVCHECK(t->allToAllv(packed, sendBytes_.data(), sendOffs_.data(), recv, recvBytes_.data(),
+                         recvOffs_.data(), kTagAllToAll, &slot.req));
+  } else {
+    for (int r = 0; r < P; ++r) {
+      recvBytes_[r] = words * ip * 8;
+      recvOffs_[r] = r * words * ip * 8;
+    }
+    SVCHECK(t->allGatherv(packed, recv, recvBytes_.data(), recvOffs_.data(), kTagAllGather, &slot.req));
+  }
+  slot.stage = kFirstExchange;
+  slot.chunk = chunk;
+  return svSuccess;
+}
+
+svResult_t Pipeline::advance(Slot& slot, int slotIndex, const UnpackFn& unpack, bool deferUnpack,
+                             bool* finished) {
+  *finished = false;
+  if (slot.stage == kFirstExchange && s_.algorithm == SV_ALGO_ALLTOALL && slot.chunk != nextGather_)
+    return svSuccess;
+  bool done = false;
+  SVCHECK(comm_->transport->test(slot.req.get(), &done));
+  if (!done) return svSuccess;
+  const int P = comm_->nranks, me = comm_->rank;
+  const size_t ip = s_.inPlanes, op = s_.outPlanes;
+  size_t first, words;
+  chunkRange(slot.chunk, &first, &words);
+  uint64_t* result = comm_->result.data() + first * op;
+  const uint64_t* recv = comm_->recvSlot[slotIndex].data();
+  if (slot.stage == kFirstExchange && s_.algorithm == SV_ALGO_ALLTOALL) {
+    // Vote my segment over all P inputs, then gather every segment's result.
+    // Gathers share a tag, so they start in chunk order on every rank.
+    ++nextGather_;
+    size_t myBegin, myLen;
+    segmentRange(words, P, me, &myBegin, &myLen);
+    host::vote(recv, myLen * ip, myLen, vp_, first + myBegin, result + myBegin * op);
+    for (int r = 0; r < P; ++r) {
+      size_t b, l;
+      segmentRange(words, P, r, &b, &l);
+      recvBytes_[r] = l * op * 8;
+      recvOffs_[r] = b * op * 8;
+    }
+    slot.req.reset();
+    SVCHECK(comm_->transport->allGatherv(result + myBegin * op, result, recvBytes_.data(), recvOffs_.data(),
+                                         kTagAllGather, &slot.req));
+    slot.stage = kSecondExchange;
+    return svSuccess;
+  }
+  if (slot.stage == kFirstExchange) {  // allgather: every rank votes everything
+    host::vote(recv, words * ip, words, vp_, first, result);
+  }
+  if (!deferUnpack) unpack(first, words, result);
+  slot.req.reset();
+  slot.stage = kFree;
+  *finished = true;
+  return svSuccess;
+}
+
+svResult_t Pipeline::run(const PackFn& pack, const UnpackFn& unpack, bool deferUnpack, uint64_t* nanCount) {
+  Slot slots[kPipelineDepth];
+  size_t next = 0, finished = 0;
+  const int depth = static_cast<int>(std::min<size_t>(kPipelineDepth, s_.nchunks));
+  while (finished < s_.nchunks) {
+    bool progressed = false;
+    // Advance chunks in flight, oldest first.
+    int order[kPipelineDepth];
+    for (int k = 0; k < depth; ++k) order[k] = k;
+    for (int i = 1; i < depth; ++i)  // insertion sort by chunk: depth is tiny
+      for (int j = i; j > 0 && slots[order[j]].chunk < slots[order[j - 1]].chunk; --j) std::swap(order[j], order[j - 1]);
+    for (int i = 0; i < depth; ++i) {
+      const int k = order[i];
+      Slot& slot = slots[k];
+      if (slot.stage == kFree) continue;
+      const Stage before = slot.stage;
+      bool fin = false;
+      SVCHECK(advance(slot, k, unpack, deferUnpack, &fin));
+      if (fin) ++finished;
+      progressed |= fin || slot.stage != before;
+    }
+    // Start the next chunk in a free slot.
+    for (int k = 0; k < depth && next < s_.nchunks; ++k) {
+      if (slots[k].stage != kFree) continue;
+      SVCHECK(startChunk(slots[k], next, k, pack, nanCount));
+      ++next;
+      progressed = true;
+      break;
+    }
+    if (!progressed) {
+      // Nothing to do until the oldest chunk's exchange completes.
+      Slot* oldest = nullptr;
+      for (int k = 0; k < depth; ++k)
+        if (slots[k].stage != kFree && (oldest == nullptr || slots[k].chunk < oldest->chunk)) oldest = &slots[k];
+      if (oldest == nullptr) return setError(comm_, svInternalError, "pipeline", "stalled with no chunk in flight");
+      SVCHECK(comm_->transport->wait(oldest->req.get()));
+    }
+  }
+  return svSuccess;
+}
+
+// Grow staging to fit a call (never shrinks: reused across calls).
+svResult_t reserveStaging(svComm* comm, const CallShape& s) {
+  try {
+    const size_t packedWords = s.words * s.inPlanes;
+    const size_t resultWords = s.words * s.outPlanes;
+    size_t slotWords = s.algorithm == SV_ALGO_ALLTOALL
+                           ? segmentWords(s.chunkWords, comm->nranks) * comm->nranks * s.inPlanes
+                           : s.chunkWords * comm->nranks * s.inPlanes;
+    if (comm->packed.size() < packedWords) comm->packed.resize(packedWords);
+    if (comm->result.size() < resultWords) comm->result.resize(resultWords);
+    for (auto& slot : comm->recvSlot)
+      if (slot.size() < slotWords) slot.resize(slotWords);
+  } catch (const std::bad_alloc&) {
+    return setError(comm, svSystemError, "svAllReduceSign", "out of memory for staging buffers (%zu words)",
+                    s.words);
+  }
+  return svSuccess;
+}
+
+// Shared by the typed and packed entry points: runs the call and the NaN
+// agreement, accounts stats. pack/unpack adapt the user's buffers.
+svResult_t runCall(svComm* comm, const char* where, const CallShape& s, const Pipeline::PackFn& pack,
+                   const Pipeline::UnpackFn& unpack) {
+  const Config& c = comm->config;
+  const uint64_t call = comm->callCount++;
+  const uint64_t sentBefore = comm->transport->bytesSent();
+  if (comm->loggedAlgorithm != s.algorithm) {
+    SV_INFO(comm->rank, "%s: algorithm %s for %zu elements on %d ranks (%s), %zu chunk(s) of %zu words", where,
+            algoName(s.algorithm), s.count, comm->nranks,
+            c.algorithm != SV_ALGO_AUTO ? "forced by SV_ALGO/config"
+            : comm->nranks <= 2         ? "P <= 2: one round, same bytes"
+                                        : "auto: (P-1) x packed bytes vs SV_ALLGATHER_THRESHOLD",
+            s.nchunks, s.chunkWords);
+    comm->loggedAlgorithm = s.algorithm;
+  }
+  SV_TRACE(comm->rank, "%s: call %llu count %zu algo %s chunks %zu planes %d/%d", where,
+           (unsigned long long)call, s.count, algoName(s.algorithm), s.nchunks, s.inPlanes, s.outPlanes);
+  uint64_t nans = 0;
+  if (s.count > 0) {
+    SVCHECK(reserveStaging(comm, s));
+    VoteParams vp;
+    vp.nranks = comm->nranks;
+    vp.inPlanes = s.inPlanes;
+    vp.outPlanes = s.outPlanes;
+    vp.tie = c.tie;
+    vp.seed = static_cast<uint64_t>(c.seed);
+    vp.call = call;
+    const bool nanError = c.nan == SV_NAN_ERROR;
+    Pipeline pipe(comm, s, vp);
+    SVCHECK(pipe.run(pack, unpack, nanError, &nans));
+    if (nanError) {
+      // Every rank learns every rank's NaN count, so all fail alike and the
+      // message names the culprits. Nothing was written to recvbuff yet.
+      std::vector<size_t> bytes(comm->nranks, sizeof(unsigned long long)), offs(comm->nranks);
+      for (int r = 0; r < comm->nranks; ++r) offs[r] = r * sizeof(unsigned long long);
+      comm->nanCounts[comm->rank] = nans;
+      RequestPtr req;
+      SVCHECK(comm->transport->allGatherv(&comm->nanCounts[comm->rank], comm->nanCounts.data(), bytes.data(),
+                                          offs.data(), kTagControl, &req));
+      SVCHECK(comm->transport->wait(req.get()));
+      char list[256] = "";
+      size_t len = 0;
+      unsigned long long total = 0;
+      for (int r = 0; r < comm->nranks; ++r) {
+        if (comm->nanCounts[r] == 0) continue;
+        total += comm->nanCounts[r];
+        if (len + 40 < sizeof(list))
+          len += snprintf(list + len, sizeof(list) - len, "%s%d (%llu)", len ? ", " : "", r, comm->nanCounts[r]);
+      }
+      if (total == 0) {
+        for (size_t chunk = 0; chunk < s.nchunks; ++chunk) {
+          const size_t first = chunk * s.chunkWords;
+          unpack(first, std::min(s.chunkWords, s.words - first), comm->result.data() + first * s.outPlanes);
+        }
+      } else {
+        comm->stats.lastNanCount = nans;
+        comm->stats.totalNanCount += nans;
+        return setError(comm, svInvalidArgument, where,
+                        "SV_NAN_ERROR: %llu NaN input(s), on rank(s) %s; recvbuff untouched", total, list);
+      }
+    }
+  }
+  const uint64_t sent = comm->transport->bytesSent() - sentBefore;
+  comm->stats.calls++;
+  comm->stats.bytesSent += sent;
+  comm->stats.lastBytesSent = sent;
+  comm->stats.lastNanCount = nans;
+  comm->stats.totalNanCount += nans;
+  comm->stats.lastAlgorithm = s.algorithm;
+  return svSuccess;
+}
+
+// Checks shared by the entry points. Returns svSuccess or the error set.
+svResult_t checkCommon(svComm* comm, const char* where, const void* a, const char* aName, const void* b,
+                       const char* bName, size_t count, size_t elemBytes) {
+  SVCHECK(commCheck(comm, where));
+  if (count > 0 && a == nullptr) return setError(comm, svInvalidArgument, where, "%s is NULL with count %zu", aName, count);
+  if (count > 0 && b == nullptr) return setError(comm, svInvalidArgument, where, "%s is NULL with count %zu", bName, count);
+  // The byte size of the buffers must fit the address space (with room for
+  // rounding up to whole words).
+  if (count > (SIZE_MAX - 64 * 8) / elemBytes)
+    return setError(comm, svInvalidArgument, where, "count %zu overflows the buffer size", count);
+  return svSuccess;
+}
+
+svResult_t checkDatatype(svComm* comm, const char* where, int dt, const void* p1, const void* p2) {
+  if (!dtValid(dt))
+    return setError(comm, svInvalidArgument, where, "unknown datatype %d (svFloat16, svFloat32, svFloat64, svBfloat16)", dt);
+  const size_t align = dtSize(static_cast<svDataType_t>(dt));
+  if ((reinterpret_cast<uintptr_t>(p1) | reinterpret_cast<uintptr_t>(p2)) % align != 0)
+    return setError(comm, svInvalidArgument, where, "buffer not aligned to %zu bytes for %s", align,
+                    dtName(static_cast<svDataType_t>(dt)));
+  return svSuccess;
+}
+
+// Whole words of the packed API's 32-bit buffers copied into/out of 64-bit
+// staging; unused bits beyond count are zeroed.
+void copyBitsIn(const uint32_t* src, size_t count, size_t firstWord, size_t words, uint64_t* dst) {
+  const size_t first32 = firstWord * 2, total32 = divUp(count, 32);
+  const size_t n32 = std::min(words * 2, total32 - first32);
+  memcpy(dst, src + first32, n32 * 4);
+  if (n32 & 1) reinterpret_cast<uint32_t*>(dst)[n32] = 0;
+  const size_t lastBit = count - firstWord * kWordBits;  // bits of this range that exist
+  if (lastBit < words * kWordBits) {
+    const size_t w = lastBit / kWordBits;
+    if (lastBit % kWordBits) dst[w] &= (1ull << (lastBit % kWordBits)) - 1;
+  }
+}
+void copyBitsOut(const uint64_t* src, size_t count, size_t firstWord, size_t words, uint32_t* dst) {
+  const size_t first32 = firstWord * 2, total32 = divUp(count, 32);
+  const size_t n32 = std::min(words * 2, total32 - first32);
+  memcpy(dst + first32, src, n32 * 4);
+  if (first32 + n32 == total32 && count % 32) dst[total32 - 1] &= (1u << (count % 32)) - 1;
+}
+
+}  // namespace
+}  // namespace sv
+
+using namespace sv;
+
+extern "C" {
+
+svResult_t svAllReduceSign(const void* sendbuff, void* recvbuff, size_t count, svDataType_t datatype,
+                           svComm_t comm, cudaStream_t stream) {
+  (void)stream;  // host communicator: synchronous
+  static const char* where = "svAllReduceSign";
+  clearThreadLastError();
+  SVCHECK(checkCommon(comm, where, sendbuff, "sendbuff", recvbuff, "recvbuff", count, 8));
+  SVCHECK(checkDatatype(comm, where, datatype, sendbuff, recvbuff));
+  const size_t esz = dtSize(datatype);
+  if (count > 0 && sendbuff != recvbuff) {
+    const char* s = static_cast<const char*>(sendbuff);
+    const char* r = static_cast<const char*>(recvbuff);
+    if (s < r + count * esz && r < s + count * esz)
+      return setError(comm, svInvalidArgument, where, "sendbuff and recvbuff overlap without being equal");
+  }
+  const CallShape shape = planCall(comm, count, false);
+  const OutputBits bits = outputBits(datatype, comm->config.scale);
+  const int ip = shape.inPlanes, op = shape.outPlanes;
+  auto pack = [&](size_t firstWord, size_t words, uint64_t* out) {
+    const size_t e0 = firstWord * kWordBits, n = std::min(words * kWordBits, count - e0);
+    return host::pack(static_cast<const char*>(sendbuff) + e0 * esz, n, datatype, ip, out);
+  };
+  auto unpack = [&](size_t firstWord, size_t words, const uint64_t* in) {
+    const size_t e0 = firstWord * kWordBits, n = std::min(words * kWordBits, count - e0);
+    host::unpack(in, op, n, datatype, bits, static_cast<char*>(recvbuff) + e0 * esz);
+  };
+  return runCall(comm, where, shape, pack, unpack);
+}
+
+svResult_t svAllReduceSignPacked(const uint32_t* sendbits, uint32_t* recvbits, size_t count, svComm_t comm,
+                                 cudaStream_t stream) {
+  (void)stream;
+  static const char* where = "svAllReduceSignPacked";
+  clearThreadLastError();
+  SVCHECK(checkCommon(comm, where, sendbits, "sendbits", recvbits, "recvbits", count, 1));
+  if (comm->config.tie == SV_TIE_ZERO && comm->nranks % 2 == 0)
+    return setError(comm, svInvalidUsage, where, "SV_TIE_ZERO needs two bits per element; the packed API carries one");
+  if (comm->config.zero == SV_ZERO_ABSTAIN)
+    return setError(comm, svInvalidUsage, where, "SV_ZERO_ABSTAIN needs two bits per element; the packed API carries one");
+  if (count > 0 && sendbits != recvbits) {
+    const size_t n32 = divUp(count, 32);
+    if (sendbits < recvbits + n32 && recvbits < sendbits + n32)
+      return setError(comm, svInvalidArgument, where, "sendbits and recvbits overlap without being equal");
+  }
+  const CallShape shape = planCall(comm, count, true);
+  auto pack = [&](size_t firstWord, size_t words, uint64_t* out) -> uint64_t {
+    copyBitsIn(sendbits, count, firstWord, words, out);
+    return 0;
+  };
+  auto unpack = [&](size_t firstWord, size_t words, const uint64_t* in) {
+    copyBitsOut(in, count, firstWord, words, recvbits);
+  };
+  return runCall(comm, where, shape, pack, unpack);
+}
+
+svResult_t svPackSigns(const void* sendbuff, uint32_t* bits, size_t count, svDataType_t datatype, svComm_t comm,
+                       cudaStream_t stream) {
+  (void)stream;
+  static const char* where = "svPackSigns";
+  clearThreadLastError();
+  SVCHECK(checkCommon(comm, where, sendbuff, "sendbuff", bits, "bits", count, 8));
+  SVCHECK(checkDatatype(comm, where, datatype, sendbuff, nullptr));
+  if (count == 0) return svSuccess;
+  if (comm->config.nan == SV_NAN_ERROR) {
+    const uint64_t nans = host::countNans(sendbuff, count, datatype);
+    comm->stats.lastNanCount = nans;
+    comm->stats.totalNanCount += nans;
+    if (nans) return setError(comm, svInvalidArgument, where, "SV_NAN_ERROR: %llu NaN input(s); bits untouched",
+                              (unsigned long long)nans);
+  }
+  // Whole 64-bit words straight into the caller's buffer when it is aligned
+  // and long enough; the odd last 32-bit word through a temporary.
+  const size_t n32 = divUp(count, 32);
+  const size_t esz = dtSize(datatype);
+  const size_t fullWords = (reinterpret_cast<uintptr_t>(bits) % 8 == 0) ? n32 / 2 : 0;
+  uint64_t nans = 0;
+  if (fullWords) nans += host::pack(sendbuff, std::min(count, fullWords * kWordBits), datatype, 1,
+                                    reinterpret_cast<uint64_t*>(bits));
+  for (size_t w = fullWords; w < divUp(count, kWordBits); ++w) {
+    uint64_t tmp = 0;
+    const size_t e0 = w * kWordBits, n = std::min<size_t>(kWordBits, count - e0);
+    nans += host::pack(static_cast<const char*>(sendbuff) + e0 * esz, n, datatype, 1, &tmp);
+    bits[2 * w] = static_cast<uint32_t>(tmp);
+    if (2 * w + 1 < n32) bits[2 * w + 1] = static_cast<uint32_t>(tmp >> 32);
+  }
+  comm->stats.lastNanCount = nans;
+  comm->stats.totalNanCount += nans;
+  return svSuccess;
+}
+
+svResult_t svUnpackSigns(const uint32_t* bits, void* recvbuff, size_t count, svDataType_t datatype, svComm_t comm,
+                         cudaStream_t stream) {
+  (void)stream;
+  static const char* where = "svUnpackSigns";
+  clearThreadLastError();
+  SVCHECK(checkCommon(comm, where, bits, "bits", recvbuff, "recvbuff", count, 8));
+  SVCHECK(checkDatatype(comm, where, datatype, recvbuff, nullptr));
+  if (count == 0) return svSuccess;
+  const OutputBits ob = outputBits(datatype, comm->config.scale);
+  const size_t n32 = divUp(count, 32), esz = dtSize(datatype);
+  const size_t fullWords = (reinterpret_cast<uintptr_t>(bits) % 8 == 0) ? n32 / 2 : 0;
+  if (fullWords)
+    host::unpack(reinterpret_cast<const uint64_t*>(bits), 1, std::min(count, fullWords * kWordBits), datatype, ob,
+                 recvbuff);
+  for (size_t w = fullWords; w < divUp(count, kWordBits); ++w) {
+    const size_t e0 = w * kWordBits, n = std::min<size_t>(kWordBits, count - e0);
+    uint64_t tmp = bits[2 * w];
+    if (2 * w + 1 < n32) tmp |= static_cast<uint64_t>(bits[2 * w + 1]) << 32;
+    host::unpack(&tmp, 1, n, datatype, ob, static_cast<char*>(recvbuff) + e0 * esz);
+  }
+  return svSuccess;
+}
+
+}  // extern "C"

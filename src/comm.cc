@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: MIT
+// Communicator lifetime, the live-handle registry, and the small getters.
+#include "comm.h"
+
+#include <mutex>
+#include <new>
+#include <unordered_set>
+
+#include "debug.h"
+
+namespace sv {
+namespace {
+
+// Live communicators, so that a destroyed or foreign handle is reported
+// instead of dereferenced.
+std::mutex registryMutex;
+std::unordered_set<svComm*>& registry() {
+  static auto* live = new std::unordered_set<svComm*>();  // never destroyed: safe at exit
+  return *live;
+}
+
+}  // namespace
+
+svResult_t commCreate(std::unique_ptr<Transport> transport, const Config& cfg, svComm_t* out) {
+  svComm* c = new (std::nothrow) svComm();
+  if (c == nullptr) return setError(nullptr, svSystemError, "commCreate", "out of memory");
+  c->rank = transport->rank();
+  c->nranks = transport->nranks();
+  c->config = cfg;
+  c->transport = std::move(transport);
+  c->nanCounts.assign(c->nranks, 0);
+  {
+    std::lock_guard<std::mutex> lock(registryMutex);
+    registry().insert(c);
+  }
+  if (logLevel() >= kLogInfo) {
+    char desc[512];
+    describeConfig(cfg, desc, sizeof(desc));
+    SV_INFO(c->rank, "signvote %d.%d.%d comm %p rank %d nranks %d transport %s device host; %s",
+            SIGNVOTE_VERSION_MAJOR, SIGNVOTE_VERSION_MINOR, SIGNVOTE_VERSION_PATCH, (void*)c, c->rank,
+            c->nranks, c->transport->name(), desc);
+  }
+  *out = c;
+  return svSuccess;
+}
+
+svResult_t commCheck(svComm_t comm, const char* where) {
+  if (comm == nullptr) return setError(nullptr, svInvalidArgument, where, "comm is NULL");
+  bool live;
+  {
+    std::lock_guard<std::mutex> lock(registryMutex);
+    live = registry().count(comm) != 0;
+  }
+  if (!live)
+    return setError(nullptr, svInvalidUsage, where,
+                    "comm %p is not a live communicator (destroyed, aborted, or never created)", (void*)comm);
+  comm->lastError[0] = '\0';
+  return svSuccess;
+}
+
+void commFree(svComm_t comm) {
+  {
+    std::lock_guard<std::mutex> lock(registryMutex);
+    registry().erase(comm);
+  }
+  delete comm;
+}
+
+}  // namespace sv
+
+using namespace sv;
+
+extern "C" {
+
+svResult_t svGetVersion(int* version) {
+  clearThreadLastError();
+  if (version == nullptr) return setError(nullptr, svInvalidArgument, "svGetVersion", "version is NULL");
+  *version = SIGNVOTE_VERSION_CODE;
+  return svSuccess;
+}
+
+const char* svGetErrorString(svResult_t r) {
+  switch (r) {
+    case svSuccess: return "no error";
+    case svUnhandledCudaError: return "unhandled cuda error";
+    case svSystemError: return "unhandled system error";
+    case svInternalError: return "internal error - please report this issue to the signvote developers";
+    case svInvalidArgument: return "invalid argument";
+    case svInvalidUsage: return "invalid usage";
+    case svRemoteError: return "remote process exited or there was a network error";
+    case svInProgress: return "signvote operation in progress";
+    case svTimeout: return "operation timed out";
+    default: return "unknown result code";
+  }
+}
+
+const char* svGetLastError(svComm_t comm) {
+  if (comm != nullptr) {
+    std::lock_guard<std::mutex> lock(registryMutex);
+    if (registry().count(comm)) return comm->lastError;
+  }
+  return threadLastError();
+}
+
+svResult_t svCommDestroy(svComm_t comm) {
+  clearThreadLastError();
+  SVCHECK(commCheck(comm, "svCommDestroy"));
+  SV_INFO(comm->rank, "comm %p destroyed after %llu calls", (void*)comm, comm->stats.calls);
+  commFree(comm);
+  return svSuccess;
+}
+
+svResult_t svCommAbort(svComm_t comm) {
+  clearThreadLastError();
+  SVCHECK(commCheck(comm, "svCommAbort"));
+  SV_INFO(comm->rank, "comm %p aborted", (void*)comm);
+  commFree(comm);
+  return svSuccess;
+}
+
+#define SV_GETTER(fn, type, arg, expr)                                          \
+  svResult_t fn(const svComm_t comm, type* arg) {                               \
+    clearThreadLastError();                                                     \
+    SVCHECK(commCheck(comm, #fn));                                              \
+    if (arg == nullptr) return setError(comm, svInvalidArgument, #fn, #arg " is NULL"); \
+    *arg = (expr);                                                              \
+    return svSuccess;                                                           \
+  }
+
+SV_GETTER(svCommCount, int, count, comm->nranks)
+SV_GETTER(svCommUserRank, int, rank, comm->rank)
+SV_GETTER(svCommCuDevice, int, device, comm->config.device)
+SV_GETTER(svCommGetStats, svCommStats_t, stats, comm->stats)
+
+}  // extern "C"

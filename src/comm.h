@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: MIT
+// The communicator: its transport, resolved config, staging buffers, stats.
+#pragma once
+
+#include <stdint.h>
+
+#include <memory>
+#include <vector>
+
+#include "config.h"
+#include "signvote.h"
+#include "transport/transport.h"
+
+#include "debug.h"
+
+namespace sv {
+// Chunks in flight at once in the pipeline.
+constexpr int kPipelineDepth = 3;
+}  // namespace sv
+
+struct svComm {
+  int rank = 0;
+  int nranks = 1;
+  sv::Config config;
+  std::unique_ptr<sv::Transport> transport;
+
+  // Staging, grown to the largest call and reused (64-bit words).
+  std::vector<uint64_t> packed;    // this rank's bits, all chunks
+  std::vector<uint64_t> result;    // the voted bits, all chunks
+  std::vector<uint64_t> recvSlot[sv::kPipelineDepth];  // peers' bits, per chunk
+  std::vector<unsigned long long> nanCounts;  // one per rank (SV_NAN_ERROR)
+
+  uint64_t callCount = 0;  // collective calls started (SV_TIE_RANDOM input)
+  svCommStats_t stats = {};
+  int loggedAlgorithm = -1;
+  char lastError[sv::kErrorLineMax] = "";
+};
+
+namespace sv {
+
+// Wrap a transport into a communicator and register it as live.
+svResult_t commCreate(std::unique_ptr<Transport> transport, const Config& cfg, svComm_t* out);
+
+// svSuccess iff comm is a live communicator; else a specific error naming
+// `where`. Every entry point taking a communicator calls this first.
+svResult_t commCheck(svComm_t comm, const char* where);
+
+// Remove from the live set and free.
+void commFree(svComm_t comm);
+
+}  // namespace sv

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: MIT
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+namespace sv {
+
+const ParamDesc kParams[] = {
+    {"SV_TIE", "tiePolicy", "positive",
+     "What a tie yields: positive (+1), zero (0), random (+-1 from seed, call and index)."},
+    {"SV_ZERO", "zeroPolicy", "positive",
+     "What an exact zero contributes: positive (votes +1) or abstain (does not vote)."},
+    {"SV_NAN", "nanPolicy", "zero",
+     "What a NaN contributes: zero (votes as a zero, counted) or error (call fails on every rank)."},
+    {"SV_ALGO", "algorithm", "auto",
+     "Exchange: auto, alltoall (all-to-all, vote, all-gather) or allgather (one all-gather, local vote)."},
+    {"SV_SCALE", "scale", "1.0", "Output magnitude: recvbuff holds +-scale (or 0). Finite."},
+    {"SV_SEED", "seed", "0", "Seed of SV_TIE=random; must be the same on every rank."},
+    {"SV_CHUNK_BYTES", "chunkBytes", "262144",
+     "Packed bytes per pipeline chunk (8 elements a byte); large calls overlap pack, exchange, vote and unpack chunk by chunk."},
+    {"SV_ALLGATHER_THRESHOLD", "allGatherThreshold", "65536",
+     "auto picks allgather while (P-1) x packed bytes <= this, else alltoall; P <= 2 always allgather."},
+    {"SV_DEVICE", "device", "-1", "-1 (SV_DEVICE_HOST): a host communicator, the only kind in this version."},
+};
+const int kNumParams = sizeof(kParams) / sizeof(kParams[0]);
+
+namespace {
+
+const char* const kTieNames[] = {"positive", "zero", "random"};
+const char* const kZeroNames[] = {"positive", "abstain"};
+const char* const kNanNames[] = {"zero", "error"};
+const char* const kAlgoNames[] = {"auto", "alltoall", "allgather"};
+
+struct EnumDesc {
+  const char* const* names;
+  int count;
+};
+
+// Parses an enum given by name (case-insensitive) or by number.
+bool parseEnum(const char* s, const EnumDesc& d, int* out) {
+  for (int i = 0; i < d.count; ++i)
+    if (!strcasecmp(s, d.names[i])) { *out = i; return true; }
+  char* end = nullptr;
+  errno = 0;
+  long v = strtol(s, &end, 10);
+  if (errno == 0 && end != s && *end == '\0' && v >= 0 && v < d.count) {
+    *out = static_cast<int>(v);
+    return true;
+  }
+  return false;
+}
+
+bool parseLL(const char* s, long long* out) {
+  char* end = nullptr;
+  errno = 0;
+  long long v = strtoll(s, &end, 0);
+  if (errno != 0 || end == s || *end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+bool parseDouble(const char* s, double* out) {
+  char* end = nullptr;
+  errno = 0;
+  double v = strtod(s, &end);
+  if (errno != 0 || end == s || *end != '\0') return false;
+  *out = v;
+  return true;
+}
+
+class Resolver {
+ public:
+  Resolver(char* err, size_t len) : err_(err), len_(len) {}
+
+  // field: value from svConfig_t (or the UNDEF marker).
+  bool enumParam(int idx, int field, const EnumDesc& d, int* out) {
+    const ParamDesc& p = kParams[idx];
+    if (field != SV_CONFIG_UNDEF_INT) {
+      if (field < 0 || field >= d.count)
+        return fail("config.%s=%d is not a valid value (0..%d)", p.field, field, d.count - 1);
+      *out = field;
+      return true;
+    }
+    const char* env = getenv(p.env);
+    if (env == nullptr) return true;
+    if (!parseEnum(env, d, out)) return fail("%s=%s is not understood (%s)", p.env, env, listNames(d));
+    return true;
+  }
+
+  bool llParam(int idx, long long field, long long lo, long long hi, long long* out) {
+    const ParamDesc& p = kParams[idx];
+    long long v = *out;
+    if (field != SV_CONFIG_UNDEF_LL) {
+      v = field;
+    } else if (const char* env = getenv(p.env)) {
+      if (!parseLL(env, &v)) return fail("%s=%s is not an integer", p.env, env);
+    }
+    if (v < lo || v > hi) return fail("%s / config.%s = %lld is out of range [%lld, %lld]", p.env, p.field, v, lo, hi);
+    *out = v;
+    return true;
+  }
+
+  bool doubleParam(int idx, double field, double* out) {
+    const ParamDesc& p = kParams[idx];
+    double v = *out;
+    if (field != SV_CONFIG_UNDEF_DOUBLE) {
+      v = field;
+    } else if (const char* env = getenv(p.env)) {
+      if (!parseDouble(env, &v)) return fail("%s=%s is not a number", p.env, env);
+    }
+    if (!isfinite(v)) return fail("%s / config.%s must be finite", p.env, p.field);
+    *out = v;
+    return true;
+  }
+
+  bool intParam(int idx, int field, int lo, int hi, int* out) {
+    long long v = *out;
+    long long f = field == SV_CONFIG_UNDEF_INT ? SV_CONFIG_UNDEF_LL : field;
+    if (!llParam(idx, f, lo, hi, &v)) return false;
+    *out = static_cast<int>(v);
+    return true;
+  }
+
+  __attribute__((format(printf, 2, 3))) bool fail(const char* fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_, len_, fmt, ap);
+    va_end(ap);
+    return false;
+  }
+
+ private:
+  const char* listNames(const EnumDesc& d) {
+    names_[0] = '\0';
+    for (int i = 0; i < d.count; ++i) {
+      strncat(names_, d.names[i], sizeof(names_) - strlen(names_) - 1);
+      if (i + 1 < d.count) strncat(names_, ", ", sizeof(names_) - strlen(names_) - 1);
+    }
+    return names_;
+  }
+  char* err_;
+  size_t len_;
+  char names_[128];
+};
+
+}  // namespace
+
+svResult_t resolveConfig(const svConfig_t* user, Config* out, char* err, size_t errLen) {
+  // Copy min(size, sizeof) so an older caller's shorter struct still works;
+  // fields it does not have stay unset.
+  svConfig_t c = SV_CONFIG_INITIALIZER;
+  if (user != nullptr) {
+    if (user->magic != SV_CONFIG_MAGIC) {
+      snprintf(err, errLen, "config->magic is 0x%x, expected 0x%x: initialize it with SV_CONFIG_INITIALIZER",
+               user->magic, SV_CONFIG_MAGIC);
+      return svInvalidArgument;
+    }
+    const size_t minSize = offsetof(svConfig_t, tiePolicy);
+    if (user->size < minSize || user->size > (1u << 16)) {
+      snprintf(err, errLen, "config->size is %zu, expected %zu: initialize it with SV_CONFIG_INITIALIZER",
+               user->size, sizeof(svConfig_t));
+      return svInvalidArgument;
+    }
+    memcpy(&c, user, user->size < sizeof(c) ? user->size : sizeof(c));
+  }
+  Config r;
+  Resolver res(err, errLen);
+  bool ok = res.enumParam(0, c.tiePolicy, {kTieNames, 3}, &r.tie) &&
+            res.enumParam(1, c.zeroPolicy, {kZeroNames, 2}, &r.zero) &&
+            res.enumParam(2, c.nanPolicy, {kNanNames, 2}, &r.nan) &&
+            res.enumParam(3, c.algorithm, {kAlgoNames, 3}, &r.algorithm) &&
+            res.doubleParam(4, c.scale, &r.scale) &&
+            res.llParam(5, c.seed, SV_CONFIG_UNDEF_LL + 1, 0x7fffffffffffffffLL, &r.seed) &&
+            res.llParam(6, c.chunkBytes, 1024, 1LL << 30, &r.chunkBytes) &&
+            res.llParam(7, c.allGatherThreshold, 0, 1LL << 40, &r.allGatherThreshold) &&
+            res.intParam(8, c.device, SV_DEVICE_HOST, SV_DEVICE_HOST, &r.device);
+  if (!ok) return svInvalidArgument;
+  *out = r;
+  return svSuccess;
+}
+
+const char* tieName(int v) { return v >= 0 && v < 3 ? kTieNames[v] : "?"; }
+const char* zeroName(int v) { return v >= 0 && v < 2 ? kZeroNames[v] : "?"; }
+const char* nanName(int v) { return v >= 0 && v < 2 ? kNanNames[v] : "?"; }
+const char* algoName(int v) { return v >= 0 && v < 3 ? kAlgoNames[v] : "?"; }
+
+void describeConfig(const Config& c, char* buf, size_t len) {
+  snprintf(buf, len,
+           "tie=%s zero=%s nan=%s algo=%s scale=%g seed=%lld chunkBytes=%lld allGatherThreshold=%lld device=%d",
+           tieName(c.tie), zeroName(c.zero), nanName(c.nan), algoName(c.algorithm), c.scale, c.seed,
+           c.chunkBytes, c.allGatherThreshold, c.device);
+}
+
+}  // namespace sv

@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: MIT
+// The resolved configuration of a communicator, and the one table of
+// parameters: svConfig_t field, SV_* environment variable, default, doc.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "signvote.h"
+
+namespace sv {
+
+struct Config {
+  int tie = SV_TIE_POSITIVE;
+  int zero = SV_ZERO_POSITIVE;
+  int nan = SV_NAN_AS_ZERO;
+  int algorithm = SV_ALGO_AUTO;
+  double scale = 1.0;
+  long long seed = 0;
+  long long chunkBytes = 1 << 18;          // 256 KiB of bits = 2M elements
+  long long allGatherThreshold = 1 << 16;  // (P-1) x packed bytes
+  int device = SV_DEVICE_HOST;
+};
+
+// One row per parameter; docs/env.md is this table.
+struct ParamDesc {
+  const char* env;          // SV_TIE
+  const char* field;        // tiePolicy
+  const char* defaultText;  // positive
+  const char* doc;
+};
+extern const ParamDesc kParams[];
+extern const int kNumParams;
+
+// Resolve a user config (may be NULL) over env over defaults. On a bad
+// value returns svInvalidArgument with the reason in err (one line).
+svResult_t resolveConfig(const svConfig_t* user, Config* out, char* err,
+                         size_t errLen);
+
+// "tie=positive zero=vote nan=zero algo=auto scale=1 ..." for the INFO log.
+void describeConfig(const Config& c, char* buf, size_t len);
+
+const char* tieName(int tie);
+const char* zeroName(int zero);
+const char* nanName(int nan);
+const char* algoName(int algo);
+
+}  // namespace sv

@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: MIT
+#include "debug.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <mutex>
+
+#include "comm.h"
+
+namespace sv {
+namespace {
+
+thread_local char tlsLastError[kErrorLineMax] = "";
+
+FILE* logFile = stderr;
+LogLevel level = kLogNone;
+std::once_flag levelOnce;
+std::mutex logMutex;
+char hostName[64] = "";
+
+void initLog() {
+  const char* env = getenv("SV_DEBUG");
+  if (env == nullptr) level = kLogNone;
+  else if (!strcasecmp(env, "WARN")) level = kLogWarn;
+  else if (!strcasecmp(env, "INFO")) level = kLogInfo;
+  else if (!strcasecmp(env, "TRACE")) level = kLogTrace;
+  else if (!strcasecmp(env, "VERSION") || !strcasecmp(env, "NONE")) level = kLogNone;
+  else {
+    fprintf(stderr, "signvote: SV_DEBUG=%s not understood (WARN, INFO, TRACE); using WARN\n", env);
+    level = kLogWarn;
+  }
+  const char* file = getenv("SV_DEBUG_FILE");
+  if (file != nullptr && level != kLogNone) {
+    // %h -> hostname, %p -> pid, as NCCL_DEBUG_FILE does.
+    char path[512];
+    size_t o = 0;
+    gethostname(hostName, sizeof(hostName) - 1);
+    for (const char* c = file; *c && o + 64 < sizeof(path); ++c) {
+      if (c[0] == '%' && c[1] == 'h') { o += snprintf(path + o, sizeof(path) - o, "%s", hostName); ++c; }
+      else if (c[0] == '%' && c[1] == 'p') { o += snprintf(path + o, sizeof(path) - o, "%d", (int)getpid()); ++c; }
+      else path[o++] = *c;
+    }
+    path[o] = '\0';
+    FILE* f = fopen(path, "w");
+    if (f != nullptr) logFile = f;
+  }
+  gethostname(hostName, sizeof(hostName) - 1);
+  char* dot = strchr(hostName, '.');
+  if (dot) *dot = '\0';
+}
+
+}  // namespace
+
+LogLevel logLevel() {
+  std::call_once(levelOnce, initLog);
+  return level;
+}
+
+void log(LogLevel lvl, int rank, const char* fmt, ...) {
+  if (logLevel() < lvl) return;
+  static const char* names[] = {"", "WARN", "INFO", "TRACE"};
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  std::lock_guard<std::mutex> lock(logMutex);
+  if (rank >= 0)
+    fprintf(logFile, "%s:%d:%ld [%d] SV %s %s\n", hostName, (int)getpid(),
+            (long)syscall(SYS_gettid), rank, names[lvl], msg);
+  else
+    fprintf(logFile, "%s:%d:%ld SV %s %s\n", hostName, (int)getpid(),
+            (long)syscall(SYS_gettid), names[lvl], msg);
+  fflush(logFile);
+}
+
+svResult_t setError(svComm* comm, svResult_t code, const char* where,
+                    const char* fmt, ...) {
+  char msg[kErrorLineMax - 128];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  snprintf(tlsLastError, sizeof(tlsLastError), "%.40s: %s (%.60s)", where, msg, svGetErrorString(code));
+  if (comm != nullptr) memcpy(comm->lastError, tlsLastError, sizeof(tlsLastError));
+  SV_WARN(comm ? comm->rank : -1, "%s", tlsLastError);
+  return code;
+}
+
+const char* threadLastError() { return tlsLastError; }
+void clearThreadLastError() { tlsLastError[0] = '\0'; }
+
+}  // namespace sv

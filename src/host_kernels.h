@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+// Host (CPU) kernels: loops over the bit logic of bitlogic.h. Element ranges
+// start on a word boundary (a multiple of 64 elements).
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bitlogic.h"
+#include "datatype.h"
+
+namespace sv {
+namespace host {
+
+// Pack n elements of x into ceil(n/64) groups of `planes` words (1: sign
+// plane; 2: sign and voting planes). Returns the number of NaNs.
+uint64_t pack(const void* x, size_t n, svDataType_t dt, int planes, uint64_t* out);
+
+// NaNs among n elements (for SV_NAN_ERROR checks before writing anything).
+uint64_t countNans(const void* x, size_t n, svDataType_t dt);
+
+// Vote `words` words: input group w of rank r at in + r*rankStride + w*p.inPlanes,
+// output group w at out + w*p.outPlanes. firstWord is the global index of word 0.
+void vote(const uint64_t* in, size_t rankStride, size_t words, const VoteParams& p,
+          uint64_t firstWord, uint64_t* out);
+
+// Unpack n elements from ceil(n/64) groups of `planes` words (1: sign plane;
+// 2: sign and nonzero planes).
+void unpack(const uint64_t* in, int planes, size_t n, svDataType_t dt, const OutputBits& bits,
+            void* out);
+
+}  // namespace host
+}  // namespace sv

@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: MIT
+// Loopback transport: the ranks are threads of one process, messages are
+// copied through a shared mailbox. For unit tests of the algorithms at any
+// rank count without a launcher; not part of the public API.
+#pragma once
+
+#include <memory>
+
+#include "signvote.h"
+
+namespace sv {
+
+class LoopbackWorld;
+std::shared_ptr<LoopbackWorld> makeLoopbackWorld(int nranks);
+
+// Create rank `rank`'s communicator of the world (no communication needed).
+svResult_t commInitLoopback(const std::shared_ptr<LoopbackWorld>& world, int rank, const svConfig_t* config,
+                            svComm_t* comm);
+
+}  // namespace sv

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: MIT
+// MPI transport: point-to-point messages on a duplicate of the user's
+// communicator, with MPI_ERRORS_RETURN so a failure becomes a result code.
+#include <mpi.h>
+
+#include <climits>
+#include <vector>
+
+#include "comm.h"
+#include "debug.h"
+#include "signvote_mpi.h"
+#include "transport/p2p.h"
+
+namespace sv {
+namespace {
+
+svResult_t mpiError(int rc, const char* what) {
+  char msg[MPI_MAX_ERROR_STRING];
+  int len = 0;
+  MPI_Error_string(rc, msg, &len);
+  return setError(nullptr, svSystemError, "MPI transport", "%s failed: %s", what, msg);
+}
+
+class MpiTransport final : public P2PTransport<MPI_Request> {
+ public:
+  explicit MpiTransport(MPI_Comm comm) : comm_(comm) {
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &nranks_);
+  }
+  ~MpiTransport() override {
+    int finalized = 0;
+    MPI_Finalized(&finalized);
+    if (!finalized) MPI_Comm_free(&comm_);
+  }
+  const char* name() const override { return "MPI"; }
+
+ protected:
+  svResult_t isend(const void* buf, size_t bytes, int peer, int tag, MPI_Request* h) override {
+    if (bytes > INT_MAX) return setError(nullptr, svInternalError, "MPI transport", "message of %zu bytes", bytes);
+    int rc = MPI_Isend(buf, static_cast<int>(bytes), MPI_BYTE, peer, tag, comm_, h);
+    return rc == MPI_SUCCESS ? svSuccess : mpiError(rc, "MPI_Isend");
+  }
+  svResult_t irecv(void* buf, size_t bytes, int peer, int tag, MPI_Request* h) override {
+    if (bytes > INT_MAX) return setError(nullptr, svInternalError, "MPI transport", "message of %zu bytes", bytes);
+    int rc = MPI_Irecv(buf, static_cast<int>(bytes), MPI_BYTE, peer, tag, comm_, h);
+    return rc == MPI_SUCCESS ? svSuccess : mpiError(rc, "MPI_Irecv");
+  }
+  svResult_t testAll(std::vector<MPI_Request>& hs, bool* done) override {
+    int flag = 0;
+    int rc = MPI_Testall(static_cast<int>(hs.size()), hs.data(), &flag, MPI_STATUSES_IGNORE);
+    if (rc != MPI_SUCCESS) return mpiError(rc, "MPI_Testall");
+    *done = flag != 0;
+    return svSuccess;
+  }
+  svResult_t waitAll(std::vector<MPI_Request>& hs) override {
+    int rc = MPI_Waitall(static_cast<int>(hs.size()), hs.data(), MPI_STATUSES_IGNORE);
+    return rc == MPI_SUCCESS ? svSuccess : mpiError(rc, "MPI_Waitall");
+  }
+
+ private:
+  MPI_Comm comm_;
+};
+
+}  // namespace
+}  // namespace sv
+
+extern "C" svResult_t svCommInitMPI(svComm_t* comm, MPI_Comm mpiComm, svConfig_t* config) {
+  using namespace sv;
+  clearThreadLastError();
+  if (comm == nullptr) return setError(nullptr, svInvalidArgument, "svCommInitMPI", "comm is NULL");
+  int initialized = 0, finalized = 0;
+  MPI_Initialized(&initialized);
+  MPI_Finalized(&finalized);
+  if (!initialized || finalized)
+    return setError(nullptr, svInvalidUsage, "svCommInitMPI", "MPI is not initialized (call MPI_Init first)");
+  if (mpiComm == MPI_COMM_NULL)
+    return setError(nullptr, svInvalidArgument, "svCommInitMPI", "mpiComm is MPI_COMM_NULL");
+  // Resolve the config before any collective, so a bad config fails alone.
+  Config cfg;
+  char err[kErrorLineMax];
+  if (resolveConfig(config, &cfg, err, sizeof(err)) != svSuccess)
+    return setError(nullptr, svInvalidArgument, "svCommInitMPI", "%s", err);
+  MPI_Comm dup = MPI_COMM_NULL;
+  int rc = MPI_Comm_dup(mpiComm, &dup);
+  if (rc != MPI_SUCCESS) return mpiError(rc, "MPI_Comm_dup");
+  MPI_Comm_set_errhandler(dup, MPI_ERRORS_RETURN);
+  return commCreate(std::make_unique<MpiTransport>(dup), cfg, comm);
+}

@@ -1,0 +1,90 @@
+// SPDX-License-Identifier: MIT
+// allToAllv and allGatherv built from point-to-point sends and receives, for
+// transports whose primitive is a message (MPI, loopback). Direct exchange:
+// every rank posts its receives, then its sends, one per peer; bytes sent
+// per rank equal a ring's, with one round instead of P-1.
+#pragma once
+
+#include <string.h>
+
+#include <vector>
+
+#include "debug.h"
+#include "transport/transport.h"
+
+namespace sv {
+
+template <typename Handle>
+class P2PTransport : public Transport {
+ public:
+  svResult_t allToAllv(const void* send, const size_t* sendBytes, const size_t* sendOffs, void* recv,
+                       const size_t* recvBytes, const size_t* recvOffs, int tag,
+                       RequestPtr* req) override {
+    auto r = std::make_unique<P2PRequest>();
+    const char* s = static_cast<const char*>(send);
+    char* d = static_cast<char*>(recv);
+    for (int i = 1; i < nranks_; ++i) {
+      const int peer = (rank_ + nranks_ - i) % nranks_;
+      if (recvBytes[peer] == 0) continue;
+      r->handles.emplace_back();
+      SVCHECK(irecv(d + recvOffs[peer], recvBytes[peer], peer, tag, &r->handles.back()));
+    }
+    for (int i = 1; i < nranks_; ++i) {
+      const int peer = (rank_ + i) % nranks_;
+      if (sendBytes[peer] == 0) continue;
+      r->handles.emplace_back();
+      SVCHECK(isend(s + sendOffs[peer], sendBytes[peer], peer, tag, &r->handles.back()));
+      bytesSent_ += sendBytes[peer];
+    }
+    if (recvBytes[rank_] != 0) memcpy(d + recvOffs[rank_], s + sendOffs[rank_], recvBytes[rank_]);
+    *req = std::move(r);
+    return svSuccess;
+  }
+
+  svResult_t allGatherv(const void* send, void* recv, const size_t* recvBytes, const size_t* recvOffs,
+                        int tag, RequestPtr* req) override {
+    auto r = std::make_unique<P2PRequest>();
+    char* d = static_cast<char*>(recv);
+    for (int i = 1; i < nranks_; ++i) {
+      const int peer = (rank_ + nranks_ - i) % nranks_;
+      if (recvBytes[peer] == 0) continue;
+      r->handles.emplace_back();
+      SVCHECK(irecv(d + recvOffs[peer], recvBytes[peer], peer, tag, &r->handles.back()));
+    }
+    const size_t mine = recvBytes[rank_];
+    if (mine != 0) {
+      for (int i = 1; i < nranks_; ++i) {
+        const int peer = (rank_ + i) % nranks_;
+        r->handles.emplace_back();
+        SVCHECK(isend(send, mine, peer, tag, &r->handles.back()));
+        bytesSent_ += mine;
+      }
+      if (send != d + recvOffs[rank_]) memcpy(d + recvOffs[rank_], send, mine);
+    }
+    *req = std::move(r);
+    return svSuccess;
+  }
+
+  svResult_t test(Request* req, bool* done) override {
+    auto* r = static_cast<P2PRequest*>(req);
+    if (r->handles.empty()) { *done = true; return svSuccess; }
+    return testAll(r->handles, done);
+  }
+
+  svResult_t wait(Request* req) override {
+    auto* r = static_cast<P2PRequest*>(req);
+    if (r->handles.empty()) return svSuccess;
+    return waitAll(r->handles);
+  }
+
+ protected:
+  struct P2PRequest : Request {
+    std::vector<Handle> handles;
+  };
+  virtual svResult_t isend(const void* buf, size_t bytes, int peer, int tag, Handle* h) = 0;
+  virtual svResult_t irecv(void* buf, size_t bytes, int peer, int tag, Handle* h) = 0;
+  virtual svResult_t testAll(std::vector<Handle>& hs, bool* done) = 0;
+  virtual svResult_t waitAll(std::vector<Handle>& hs) = 0;
+};
+
+}  // namespace sv
