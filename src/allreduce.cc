@@ -365,7 +365,6 @@ svResult_t svAllReduceSign(const void* sendbuff, void* recvbuff, size_t count, s
                            svComm_t comm, cudaStream_t stream) {
   (void)stream;  // host communicator: synchronous
   static const char* where = "svAllReduceSign";
-  clearThreadLastError();
   SVCHECK(checkCommon(comm, where, sendbuff, "sendbuff", recvbuff, "recvbuff", count, 8));
   SVCHECK(checkDatatype(comm, where, datatype, sendbuff, recvbuff));
   const size_t esz = dtSize(datatype);
@@ -393,7 +392,6 @@ svResult_t svAllReduceSignPacked(const uint32_t* sendbits, uint32_t* recvbits, s
                                  cudaStream_t stream) {
   (void)stream;
   static const char* where = "svAllReduceSignPacked";
-  clearThreadLastError();
   SVCHECK(checkCommon(comm, where, sendbits, "sendbits", recvbits, "recvbits", count, 1));
   if (comm->config.tie == SV_TIE_ZERO && comm->nranks % 2 == 0)
     return setError(comm, svInvalidUsage, where, "SV_TIE_ZERO needs two bits per element; the packed API carries one");
@@ -419,7 +417,6 @@ svResult_t svPackSigns(const void* sendbuff, uint32_t* bits, size_t count, svDat
                        cudaStream_t stream) {
   (void)stream;
   static const char* where = "svPackSigns";
-  clearThreadLastError();
   SVCHECK(checkCommon(comm, where, sendbuff, "sendbuff", bits, "bits", count, 8));
   SVCHECK(checkDatatype(comm, where, datatype, sendbuff, nullptr));
   if (count == 0) return svSuccess;
@@ -454,7 +451,6 @@ svResult_t svUnpackSigns(const uint32_t* bits, void* recvbuff, size_t count, svD
                          cudaStream_t stream) {
   (void)stream;
   static const char* where = "svUnpackSigns";
-  clearThreadLastError();
   SVCHECK(checkCommon(comm, where, bits, "bits", recvbuff, "recvbuff", count, 8));
   SVCHECK(checkDatatype(comm, where, datatype, recvbuff, nullptr));
   if (count == 0) return svSuccess;

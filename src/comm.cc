@@ -54,7 +54,6 @@ svResult_t commCheck(svComm_t comm, const char* where) {
   if (!live)
     return setError(nullptr, svInvalidUsage, where,
                     "comm %p is not a live communicator (destroyed, aborted, or never created)", (void*)comm);
-  comm->lastError[0] = '\0';
   return svSuccess;
 }
 
@@ -73,7 +72,6 @@ using namespace sv;
 extern "C" {
 
 svResult_t svGetVersion(int* version) {
-  clearThreadLastError();
   if (version == nullptr) return setError(nullptr, svInvalidArgument, "svGetVersion", "version is NULL");
   *version = SIGNVOTE_VERSION_CODE;
   return svSuccess;
@@ -103,7 +101,6 @@ const char* svGetLastError(svComm_t comm) {
 }
 
 svResult_t svCommDestroy(svComm_t comm) {
-  clearThreadLastError();
   SVCHECK(commCheck(comm, "svCommDestroy"));
   SV_INFO(comm->rank, "comm %p destroyed after %llu calls", (void*)comm, comm->stats.calls);
   commFree(comm);
@@ -111,7 +108,6 @@ svResult_t svCommDestroy(svComm_t comm) {
 }
 
 svResult_t svCommAbort(svComm_t comm) {
-  clearThreadLastError();
   SVCHECK(commCheck(comm, "svCommAbort"));
   SV_INFO(comm->rank, "comm %p aborted", (void*)comm);
   commFree(comm);
@@ -120,7 +116,6 @@ svResult_t svCommAbort(svComm_t comm) {
 
 #define SV_GETTER(fn, type, arg, expr)                                          \
   svResult_t fn(const svComm_t comm, type* arg) {                               \
-    clearThreadLastError();                                                     \
     SVCHECK(commCheck(comm, #fn));                                              \
     if (arg == nullptr) return setError(comm, svInvalidArgument, #fn, #arg " is NULL"); \
     *arg = (expr);                                                              \

@@ -94,6 +94,5 @@ svResult_t setError(svComm* comm, svResult_t code, const char* where,
 }
 
 const char* threadLastError() { return tlsLastError; }
-void clearThreadLastError() { tlsLastError[0] = '\0'; }
 
 }  // namespace sv

@@ -35,7 +35,6 @@ svResult_t setError(svComm* comm, svResult_t code, const char* where,
 
 // The calling thread's last error line.
 const char* threadLastError();
-void clearThreadLastError();
 
 }  // namespace sv
 

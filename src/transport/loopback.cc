@@ -131,7 +131,6 @@ std::shared_ptr<LoopbackWorld> makeLoopbackWorld(int nranks) { return std::make_
 
 svResult_t commInitLoopback(const std::shared_ptr<LoopbackWorld>& world, int rank, const svConfig_t* config,
                             svComm_t* comm) {
-  clearThreadLastError();
   if (comm == nullptr) return setError(nullptr, svInvalidArgument, "commInitLoopback", "comm is NULL");
   Config cfg;
   char err[kErrorLineMax];

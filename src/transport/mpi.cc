@@ -66,7 +66,6 @@ class MpiTransport final : public P2PTransport<MPI_Request> {
 
 extern "C" svResult_t svCommInitMPI(svComm_t* comm, MPI_Comm mpiComm, svConfig_t* config) {
   using namespace sv;
-  clearThreadLastError();
   if (comm == nullptr) return setError(nullptr, svInvalidArgument, "svCommInitMPI", "comm is NULL");
   int initialized = 0, finalized = 0;
   MPI_Initialized(&initialized);
