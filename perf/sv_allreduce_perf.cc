@@ -24,6 +24,18 @@
 #include "bitlogic.h"
 #include "signvote_mpi.h"
 
+#if defined(SV_PERF_WITH_GLOO)
+#include <gloo/allreduce.h>
+#include <gloo/math.h>
+#include <gloo/rendezvous/context.h>
+#include <gloo/rendezvous/file_store.h>
+#include <gloo/rendezvous/prefix_store.h>
+#include <gloo/transport/tcp/device.h>
+
+#include <chrono>
+#include <memory>
+#endif
+
 namespace {
 
 struct Options {
@@ -32,6 +44,7 @@ struct Options {
   svDataType_t type = svFloat32;
   int tie = SV_TIE_POSITIVE, zero = SV_ZERO_POSITIVE, algo = SV_ALGO_AUTO;
   std::vector<std::string> baselines;
+  double linkBitsPerSec = 0;  // --link: print the lower bound max(W, M)
 };
 
 int rank_ = 0, nranks_ = 1;
@@ -89,8 +102,11 @@ void usage(const char* prog) {
         "\t[-c,--check <0/1>] [-d,--datatype <float|half|bfloat16|double>] [-o,--op <vote>]\n"
         "\t[-a,--average <0/1/2/3> report average iteration time <0=RANK0/1=AVG/2=MIN/3=MAX>]\n"
         "\t[-z,--blocking <0/1>] [-G,--cudagraph <num>] (accepted; host communicators are blocking)\n"
-        "\t[--baseline mpi|allgather|ps[,...]] fp32 MPI_Allreduce sum; naive all-gather vote;\n"
-        "\t                 parameter server (gather at rank 0, vote, broadcast)\n"
+        "\t[--baseline mpi|gloo|allgather|ps[,...]] fp32 MPI_Allreduce sum; fp32 Gloo ring all-reduce\n"
+        "\t                 (TCP; SV_GLOO_IFACE picks the interface, else 127.0.0.1); naive all-gather\n"
+        "\t                 vote; parameter server (gather at rank 0, vote, broadcast)\n"
+        "\t[--link <bits/s, e.g. 1G>] also print the lower bound max(W, M): W = 2(P-1)/P * n/8 bytes\n"
+        "\t                 at that rate, M = all ranks at once memcpy'ing the buffer (measured)\n"
         "\t[--tie positive|zero|random] [--zero positive|abstain] [--algo auto|alltoall|allgather]\n"
         "\t[-h,--help]\n",
         prog);
@@ -107,6 +123,7 @@ Options parseArgs(int argc, char** argv) {
       {"cudagraph", required_argument, 0, 'G'}, {"average", required_argument, 0, 'a'},
       {"baseline", required_argument, 0, 1000}, {"tie", required_argument, 0, 1001},
       {"zero", required_argument, 0, 1002}, {"algo", required_argument, 0, 1003},
+      {"link", required_argument, 0, 1004},
       {"help", no_argument, 0, 'h'}, {}};
   int c, idx;
   while ((c = getopt_long(argc, argv, "b:e:i:f:n:w:c:o:d:z:G:a:t:g:m:h", longopts, &idx)) != -1) {
@@ -141,8 +158,13 @@ Options parseArgs(int argc, char** argv) {
           size_t q = s.find(',', p);
           if (q == std::string::npos) q = s.size();
           std::string b = s.substr(p, q - p);
-          if (b != "mpi" && b != "allgather" && b != "ps")
-            die("unsupported baseline %s (mpi, allgather, ps; gloo and nccl are not built in this version)", b.c_str());
+          bool known = b == "mpi" || b == "allgather" || b == "ps";
+#if defined(SV_PERF_WITH_GLOO)
+          known |= b == "gloo";
+#endif
+          if (!known)
+            die("unsupported baseline %s (mpi, gloo when built with Gloo, allgather, ps; nccl needs the GPU build)",
+                b.c_str());
           o.baselines.push_back(b);
           p = q + 1;
         }
@@ -155,6 +177,16 @@ Options parseArgs(int argc, char** argv) {
       case 1003:
         o.algo = !strcmp(optarg, "alltoall") ? SV_ALGO_ALLTOALL : !strcmp(optarg, "allgather") ? SV_ALGO_ALLGATHER : SV_ALGO_AUTO;
         break;
+      case 1004: {
+        double v = parseSize(optarg);  // K/M/G are powers of two there; rates are decimal
+        if (v <= 0) die("invalid --link rate %s", optarg);
+        char unit = optarg[strlen(optarg) - 1];
+        if (unit == 'G' || unit == 'g') v = v / (1 << 30) * 1e9;
+        else if (unit == 'M' || unit == 'm') v = v / (1 << 20) * 1e6;
+        else if (unit == 'K' || unit == 'k') v = v / (1 << 10) * 1e3;
+        o.linkBitsPerSec = v;
+        break;
+      }
       case 'h': default:
         usage(argv[0]);
         MPI_Finalize();
@@ -282,6 +314,42 @@ struct SignBaseline {
   }
 };
 
+#if defined(SV_PERF_WITH_GLOO)
+// fp32 ring all-reduce of Gloo over TCP, the all-reduce PyTorch DDP runs on
+// CPU. Rendezvous through a FileStore in a directory rank 0 creates.
+struct GlooBaseline {
+  std::shared_ptr<gloo::rendezvous::Context> ctx;
+  void init() {
+    char dir[256] = "/tmp/sv_perf_gloo.XXXXXX";
+    if (rank_ == 0 && mkdtemp(dir) == nullptr) MPI_Abort(MPI_COMM_WORLD, 1);
+    MPI_Bcast(dir, sizeof(dir), MPI_CHAR, 0, MPI_COMM_WORLD);
+    gloo::transport::tcp::attr attr;
+    if (const char* iface = getenv("SV_GLOO_IFACE")) attr.iface = iface;
+    else attr.hostname = "127.0.0.1";
+    auto dev = gloo::transport::tcp::CreateDevice(attr);
+    gloo::rendezvous::FileStore fs(dir);
+    gloo::rendezvous::PrefixStore store("sv_allreduce_perf", fs);
+    ctx = std::make_shared<gloo::rendezvous::Context>(rank_, nranks_);
+    ctx->setTimeout(std::chrono::seconds(600));
+    ctx->connectFullMesh(store, dev);
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (rank_ == 0) {
+      std::string cmd = std::string("rm -rf ") + dir;
+      if (system(cmd.c_str()) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    }
+  }
+  void allreduce(float* in, float* out, size_t count) {
+    gloo::AllreduceOptions opts(ctx);
+    opts.setInput(in, count);
+    opts.setOutput(out, count);
+    opts.setAlgorithm(gloo::AllreduceOptions::Algorithm::RING);
+    void (*fn)(void*, const void*, const void*, size_t) = &gloo::sum<float>;
+    opts.setReduceFunction(fn);
+    gloo::allreduce(opts);
+  }
+};
+#endif
+
 template <typename F>
 double timeIt(const Options& o, F&& op) {
   for (int i = 0; i < o.warmup; ++i) op();
@@ -366,10 +434,14 @@ int main(int argc, char** argv) {
   std::string baseHeader, baseUnits;
   for (auto& b : o.baselines) {
     char h[64], u[64];
-    snprintf(h, sizeof(h), "  %9s  %7s", (b + "(us)").c_str(), "speedup");
-    snprintf(u, sizeof(u), "  %9s  %7s", "", "(x)");
+    snprintf(h, sizeof(h), "  %13s  %7s", (b + "(us)").c_str(), "speedup");
+    snprintf(u, sizeof(u), "  %13s  %7s", "", "(x)");
     baseHeader += h;
     baseUnits += u;
+  }
+  if (o.linkBitsPerSec > 0) {
+    baseHeader += "     W(us)     M(us)  vs max(W,M)";
+    baseUnits += "                                (x)";
   }
   PRINT("#\n");
   PRINT("# %10s  %12s  %8s  %6s  %6s           out-of-place                       in-place          \n", "", "", "", "", "");
@@ -382,10 +454,15 @@ int main(int argc, char** argv) {
   const size_t maxCount = std::max<size_t>(o.maxBytes / esz, 1);
   std::vector<char> in(maxCount * esz), out(maxCount * esz), inplace(maxCount * esz), ref(maxCount * esz);
   std::vector<float> fin, fout;
-  if (std::find(o.baselines.begin(), o.baselines.end(), "mpi") != o.baselines.end()) {
+  auto wants = [&](const char* b) { return std::find(o.baselines.begin(), o.baselines.end(), b) != o.baselines.end(); };
+  if (wants("mpi") || wants("gloo")) {
     fin.assign(maxCount, 1.f);
     fout.resize(maxCount);
   }
+#if defined(SV_PERF_WITH_GLOO)
+  GlooBaseline gloo;
+  if (wants("gloo")) gloo.init();
+#endif
   SignBaseline sb{plainComm, {}, {}, {}};
   long long totalWrong = 0;
   double bwSum = 0;
@@ -430,12 +507,26 @@ int main(int argc, char** argv) {
       double tb = 0;
       if (b == "mpi")
         tb = timeIt(o, [&] { MPI_Allreduce(fin.data(), fout.data(), (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); });
+#if defined(SV_PERF_WITH_GLOO)
+      else if (b == "gloo")
+        tb = timeIt(o, [&] { gloo.allreduce(fin.data(), fout.data(), count); });
+#endif
       else if (b == "allgather")
         tb = timeIt(o, [&] { sb.allgather(in.data(), ref.data(), count, o.type); });
       else
         tb = timeIt(o, [&] { sb.ps(in.data(), ref.data(), count, o.type); });
       char cell[64];
-      snprintf(cell, sizeof(cell), "  %9s  %7s", fmt(tb, 9).c_str(), fmt(tb / tOut, 7).c_str());
+      snprintf(cell, sizeof(cell), "  %13s  %7s", fmt(tb, 13).c_str(), fmt(tb / tOut, 7).c_str());
+      base += cell;
+    }
+    if (o.linkBitsPerSec > 0) {
+      // W: the sign traffic each rank must send, at the link rate. M: every
+      // rank at once reading its input and writing its output (memcpy).
+      const double w = factor * (count / 8.0) * 8.0 / o.linkBitsPerSec * 1e6;
+      const double m = timeIt(o, [&] { memcpy(ref.data(), in.data(), size); });
+      char cell[96];
+      snprintf(cell, sizeof(cell), "  %8s  %8s  %11s", fmt(w, 8).c_str(), fmt(m, 8).c_str(),
+               fmt(tOut / std::max(w, m), 11).c_str());
       base += cell;
     }
     char wo[16], wi[16];

@@ -39,6 +39,7 @@ shift $((OPTIND - 1))
 here=$(cd "$(dirname "$0")" && pwd)
 id=$$
 export SVNET_ID=$id
+export SV_GLOO_IFACE=eth0  # the Gloo baseline binds to the emulated link
 bridge="svbr$id"
 work=$(mktemp -d)
 
@@ -90,5 +91,5 @@ mpirun "${root[@]}" -np "$nranks" --hostfile "$work/hosts" \
   --mca oob_tcp_if_include 198.18.0.0/24 \
   --mca btl tcp,self --mca btl_tcp_if_include 198.18.0.0/24 \
   --mca mpi_yield_when_idle 1 \
-  -x SVNET_ID -x LD_LIBRARY_PATH -x PATH $extra \
+  -x SVNET_ID -x SV_GLOO_IFACE -x LD_LIBRARY_PATH -x PATH $extra \
   "$@"

@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Alpha-beta-gamma cost model of the sign vote and its alternatives.
+
+Each scheme's time for n elements on P ranks with links of B bytes/s is
+    T = alpha * L(P) + V(n, P) / (eff * B) + gamma * C(n)
+  L: sequential message rounds,  V: bytes through the busiest link direction,
+  C: bytes of local memory traffic per rank (read input, write output).
+alpha, eff and gamma are fitted per scheme to measured runs (perf/netem/sweep.sh
+CSV) by non-negative least squares; the fitted model then predicts large P and
+fast links, where this machine cannot go.
+
+  /usr/bin/python3 perf/model.py sweep.csv --plots docs/img
+"""
+import argparse
+import csv
+import math
+import os
+import sys
+
+import numpy as np
+
+ESZ = 4  # fp32 gradients
+
+
+def features(scheme, n, P):
+    """(L, V, C) of one call: rounds, busiest-link bytes, local memory bytes."""
+    bits = n / 8.0
+    if scheme == "sv":  # all-to-all + all-gather of segments (all-gather alone for small n)
+        return 2.0, 2.0 * (P - 1) / P * bits, 2.0 * ESZ * n
+    if scheme == "allgather":  # everyone receives everyone's bits
+        return 1.0, (P - 1) * bits, 2.0 * ESZ * n
+    if scheme == "ps":  # gather at a root, vote there, broadcast from it
+        return 2.0 * math.log2(max(P, 2)), (P - 1) * bits + 2.0 * bits, 2.0 * ESZ * n
+    if scheme in ("mpi", "gloo", "ring"):  # fp32 ring: reduce-scatter + all-gather
+        return 2.0 * (P - 1), 2.0 * (P - 1) / P * ESZ * n, 3.0 * ESZ * n
+    raise ValueError(scheme)
+
+
+def rate_bytes(rate):
+    r = rate.lower().replace("bit", "")
+    mult = {"k": 1e3, "m": 1e6, "g": 1e9}.get(r[-1], 1.0)
+    return float(r.rstrip("kmg")) * mult / 8.0
+
+
+def load(path):
+    rows = []
+    with open(path) as f:
+        for r in csv.DictReader(f):
+            try:
+                rows.append((r["scheme"], int(r["P"]), rate_bytes(r["rate"]), int(r["bytes"]) // ESZ,
+                             float(r["time_us"]) * 1e-6))
+            except (ValueError, KeyError):
+                continue
+    return rows
+
+
+def fit(rows, scheme):
+    pts = [r for r in rows if r[0] == scheme and r[3] > 0]
+    if len(pts) < 3:
+        return None
+    A, y, w = [], [], []
+    for _, P, B, n, t in pts:
+        L, V, C = features(scheme, n, P)
+        A.append([L, V / B, C])
+        y.append(t)
+        w.append(1.0 / t)  # relative error: small and large sizes weigh alike
+    A, y, w = np.array(A), np.array(y), np.array(w)
+    Aw, yw = A * w[:, None], y * w
+    # Non-negative least squares by active set on 3 unknowns.
+    active = [0, 1, 2]
+    while True:
+        x = np.zeros(3)
+        sol, *_ = np.linalg.lstsq(Aw[:, active], yw, rcond=None)
+        x[active] = sol
+        neg = [i for i in active if x[i] < 0]
+        if not neg:
+            break
+        active.remove(min(neg, key=lambda i: x[i]))
+    alpha, inv_eff, gamma = x
+    pred = A @ x
+    err = float(np.median(np.abs(pred - y) / y))
+    return {"alpha": alpha, "eff": 1.0 / inv_eff if inv_eff > 0 else float("inf"), "gamma": gamma, "median_rel_err": err,
+            "points": len(pts)}
+
+
+def predict(m, scheme, n, P, B):
+    L, V, C = features(scheme, n, P)
+    return m["alpha"] * L + V / (m["eff"] * B) + m["gamma"] * C
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("csv")
+    ap.add_argument("--plots", help="directory for PNG plots")
+    ap.add_argument("--n", type=int, default=25557032, help="elements for the prediction (ResNet-50)")
+    a = ap.parse_args()
+    rows = load(a.csv)
+    schemes = sorted({r[0] for r in rows})
+    models = {s: fit(rows, s) for s in schemes}
+    print("# fitted: scheme  alpha(us)  link efficiency  gamma(ns/B)  median |rel err|  points")
+    for s in schemes:
+        m = models[s]
+        if m:
+            print(f"  {s:10s} {m['alpha'] * 1e6:9.2f} {m['eff']:16.3f} {m['gamma'] * 1e9:12.4f} {m['median_rel_err']:17.1%} "
+                  f"{m['points']:7d}")
+    models = {s: m for s, m in models.items() if m}
+    print(f"\n# predicted time (ms) for n={a.n} fp32 elements")
+    for gbit in (10, 25, 100):
+        B = gbit * 1e9 / 8
+        print(f"# {gbit} Gbit/s: P " + " ".join(f"{s:>10s}" for s in models) + "   fastest")
+        for P in (8, 16, 64, 256, 1024):
+            ts = {s: predict(m, s, a.n, P, B) for s, m in models.items()}
+            print(f"  {P:5d}       " + " ".join(f"{ts[s] * 1e3:10.1f}" for s in models) + f"   {min(ts, key=ts.get)}")
+    if a.plots:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        os.makedirs(a.plots, exist_ok=True)
+        # Model vs measurement.
+        fig, ax = plt.subplots(figsize=(6, 5))
+        for s, m in models.items():
+            pts = [r for r in rows if r[0] == s and r[3] > 0]
+            ax.scatter([r[4] * 1e3 for r in pts], [predict(m, s, r[3], r[1], r[2]) * 1e3 for r in pts], s=8, label=s)
+        lo, hi = ax.get_xlim()
+        ax.plot([1e-3, 1e5], [1e-3, 1e5], "k:", lw=1)
+        ax.set_xscale("log"); ax.set_yscale("log")
+        ax.set_xlabel("measured (ms)"); ax.set_ylabel("model (ms)")
+        ax.set_title("alpha-beta-gamma model vs netem measurements")
+        ax.legend()
+        fig.tight_layout(); fig.savefig(os.path.join(a.plots, "model-vs-measured.png"), dpi=120)
+        # Prediction vs P.
+        fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), sharey=True)
+        Ps = [2 ** k for k in range(1, 11)]
+        for ax, gbit in zip(axes, (10, 25, 100)):
+            B = gbit * 1e9 / 8
+            for s, m in models.items():
+                ax.plot(Ps, [predict(m, s, a.n, P, B) * 1e3 for P in Ps], marker="o", ms=3, label=s)
+            ax.set_xscale("log", base=2); ax.set_yscale("log")
+            ax.set_title(f"{gbit} Gbit/s, n={a.n / 1e6:.1f}M fp32"); ax.set_xlabel("ranks P")
+        axes[0].set_ylabel("predicted time per all-reduce (ms)")
+        axes[0].legend()
+        fig.tight_layout(); fig.savefig(os.path.join(a.plots, "model-scaling.png"), dpi=120)
+        print(f"# plots in {a.plots}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
