@@ -311,6 +311,14 @@ svResult_t runCall(svComm* comm, const char* where, const CallShape& s, const Pi
   return svSuccess;
 }
 
+// A transport reports its failures on the calling thread only (it has no
+// communicator); make the communicator's last error say the same.
+svResult_t onComm(svComm* comm, svResult_t r) {
+  if (r != svSuccess && strcmp(comm->lastError, threadLastError()) != 0)
+    snprintf(comm->lastError, sizeof(comm->lastError), "%s", threadLastError());
+  return r;
+}
+
 // Checks shared by the entry points. Returns svSuccess or the error set.
 svResult_t checkCommon(svComm* comm, const char* where, const void* a, const char* aName, const void* b,
                        const char* bName, size_t count, size_t elemBytes) {
@@ -385,7 +393,7 @@ svResult_t svAllReduceSign(const void* sendbuff, void* recvbuff, size_t count, s
     const size_t e0 = firstWord * kWordBits, n = std::min(words * kWordBits, count - e0);
     host::unpack(in, op, n, datatype, bits, static_cast<char*>(recvbuff) + e0 * esz);
   };
-  return runCall(comm, where, shape, pack, unpack);
+  return onComm(comm, runCall(comm, where, shape, pack, unpack));
 }
 
 svResult_t svAllReduceSignPacked(const uint32_t* sendbits, uint32_t* recvbits, size_t count, svComm_t comm,
@@ -410,7 +418,7 @@ svResult_t svAllReduceSignPacked(const uint32_t* sendbits, uint32_t* recvbits, s
   auto unpack = [&](size_t firstWord, size_t words, const uint64_t* in) {
     copyBitsOut(in, count, firstWord, words, recvbits);
   };
-  return runCall(comm, where, shape, pack, unpack);
+  return onComm(comm, runCall(comm, where, shape, pack, unpack));
 }
 
 svResult_t svPackSigns(const void* sendbuff, uint32_t* bits, size_t count, svDataType_t datatype, svComm_t comm,

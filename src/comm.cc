@@ -6,6 +6,7 @@
 #include <new>
 #include <unordered_set>
 
+#include "bitlogic.h"
 #include "debug.h"
 
 namespace sv {
@@ -22,6 +23,9 @@ std::unordered_set<svComm*>& registry() {
 }  // namespace
 
 svResult_t commCreate(std::unique_ptr<Transport> transport, const Config& cfg, svComm_t* out) {
+  if (transport->nranks() >= (1 << kMaxCounterBits))
+    return setError(nullptr, svInvalidUsage, "commCreate", "%d ranks: at most %d are supported", transport->nranks(),
+                    (1 << kMaxCounterBits) - 1);
   svComm* c = new (std::nothrow) svComm();
   if (c == nullptr) return setError(nullptr, svSystemError, "commCreate", "out of memory");
   c->rank = transport->rank();

@@ -178,7 +178,7 @@ svResult_t resolveConfig(const svConfig_t* user, Config* out, char* err, size_t 
             res.enumParam(3, c.algorithm, {kAlgoNames, 3}, &r.algorithm) &&
             res.doubleParam(4, c.scale, &r.scale) &&
             res.llParam(5, c.seed, SV_CONFIG_UNDEF_LL + 1, 0x7fffffffffffffffLL, &r.seed) &&
-            res.llParam(6, c.chunkBytes, 1024, 1LL << 30, &r.chunkBytes) &&
+            res.llParam(6, c.chunkBytes, 1024, 1LL << 28, &r.chunkBytes) &&
             res.llParam(7, c.allGatherThreshold, 0, 1LL << 40, &r.allGatherThreshold) &&
             res.intParam(8, c.device, SV_DEVICE_HOST, SV_DEVICE_HOST, &r.device);
   if (!ok) return svInvalidArgument;
