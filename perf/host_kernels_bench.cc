@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
 
   printf("# signvote host kernels: n = %zu elements, median of %d repetitions, 1 thread\n", n, reps);
 #if defined(__SSE2__)  // as src/host_simd.h decides
-  printf("# SSE2 path for 16- and 32-bit elements; fp64 uses the generic loop\n");
+  printf("# SSE2 path for 16-, 32- and 64-bit elements (src/host_simd.h)\n");
 #else
   printf("# generic (no SSE2) path\n");
 #endif

@@ -1,50 +1,47 @@
 // SPDX-License-Identifier: MIT
 #include "host_kernels.h"
 
+#include <type_traits>
+
 #include "host_simd.h"
 
 namespace sv {
 namespace host {
 namespace {
 
+// The SSE2 lanes for an element encoding; void where the generic form runs.
+template <typename U, typename K> struct LanesOf { using type = void; };
 #if defined(SV_HAVE_SSE2)
-template <typename U> struct LanesOf { using type = void; };
-template <> struct LanesOf<uint32_t> { using type = Lanes32; };
-template <> struct LanesOf<uint16_t> { using type = Lanes16; };
-template <typename U> constexpr bool kSimd = sizeof(U) <= 4;
-#else
-template <typename U> struct LanesOf { using type = void; };
-template <typename U> constexpr bool kSimd = false;
+template <typename K> struct LanesOf<uint32_t, K> { using type = Lanes32<K>; };
+template <typename K> struct LanesOf<uint16_t, K> { using type = Lanes16<K>; };
+template <typename K> struct LanesOf<uint64_t, K> { using type = Lanes64; };
 #endif
 
-// Full words with SSE2 where the element width allows, else the generic form.
+// Full words with SSE2 where available, else the generic form.
 template <typename U, typename K>
 inline uint64_t packFull(const U* x, int planes, uint64_t* voting, int* nanCount) {
-#if defined(SV_HAVE_SSE2)
-  if constexpr (kSimd<U>) {
-    using L = typename LanesOf<U>::type;
-    return planes == 1 ? packWord64Sse2<L, K, false>(x, voting, nanCount)
-                       : packWord64Sse2<L, K, true>(x, voting, nanCount);
+  using L = typename LanesOf<U, K>::type;
+  if constexpr (!std::is_void_v<L>) {
+    return planes == 1 ? packWord64Simd<L, false>(x, voting, nanCount) : packWord64Simd<L, true>(x, voting, nanCount);
+  } else {
+    if (planes == 1) return packSignWord64<U, K>(x, nanCount);
+    uint64_t s;
+    *nanCount += packWord<U, K>(x, kWordBits, &s, voting);
+    return s;
   }
-#endif
-  if (planes == 1) return packSignWord64<U, K>(x, nanCount);
-  uint64_t s;
-  *nanCount += packWord<U, K>(x, kWordBits, &s, voting);
-  return s;
 }
 
+// Unpack needs only the width: any encoding of that width has the same lanes.
 template <typename U>
 inline void unpackFull(uint64_t sign, uint64_t nonzero, int planes, U pos, U neg, U* out) {
-#if defined(SV_HAVE_SSE2)
-  if constexpr (kSimd<U>) {
-    using L = typename LanesOf<U>::type;
-    if (planes == 1) unpackWord64Sse2<L, false>(sign, nonzero, pos, neg, out);
-    else unpackWord64Sse2<L, true>(sign, nonzero, pos, neg, out);
-    return;
+  using L = typename LanesOf<U, FloatBits<U>>::type;
+  if constexpr (!std::is_void_v<L>) {
+    if (planes == 1) unpackWord64Simd<L, false>(sign, nonzero, pos, neg, out);
+    else unpackWord64Simd<L, true>(sign, nonzero, pos, neg, out);
+  } else {
+    if (planes == 1) unpackSignWord64<U>(sign, pos, neg, out);
+    else unpackWord<U>(sign, nonzero, pos, neg, out, kWordBits);
   }
-#endif
-  if (planes == 1) unpackSignWord64<U>(sign, pos, neg, out);
-  else unpackWord<U>(sign, nonzero, pos, neg, out, kWordBits);
 }
 
 template <typename U, typename K>

@@ -193,8 +193,8 @@ void checkSse2Pack(uint64_t seed, int words) {
     uint64_t gs, gv;
     nanGen += sv::packWord<U, K>(p, 64, &gs, &gv);
     uint64_t unusedV = 0x5a5a, vv = 0;
-    const uint64_t s1 = sv::host::packWord64Sse2<L, K, false>(p, &unusedV, &nanSse);
-    const uint64_t s2 = sv::host::packWord64Sse2<L, K, true>(p, &vv, &nanSseV);
+    const uint64_t s1 = sv::host::packWord64Simd<L, false>(p, &unusedV, &nanSse);
+    const uint64_t s2 = sv::host::packWord64Simd<L, true>(p, &vv, &nanSseV);
     int dummy = 0;
     const uint64_t s3 = sv::packSignWord64<U, K>(p, &dummy);
     if ((s1 != gs || s2 != gs || vv != gv || s3 != gs || unusedV != 0x5a5a) && bad++ == 0)
@@ -222,12 +222,12 @@ void checkSse2Unpack(uint64_t seed, int words) {
                                                                          : rng.next());
     U* out = a + (w % 8);
     // kZero = false: sign plane only.
-    sv::host::unpackWord64Sse2<L, false>(sign, nonzero, pos, neg, out);
+    sv::host::unpackWord64Simd<L, false>(sign, nonzero, pos, neg, out);
     sv::unpackSignWord64<U>(sign, pos, neg, b);
     for (int j = 0; j < 64; ++j) r[j] = ((sign >> j) & 1) ? pos : neg;
     bool ok = memcmp(out, b, sizeof(b)) == 0 && memcmp(out, r, sizeof(r)) == 0;
     // kZero = true: zero where nonzero is 0.
-    sv::host::unpackWord64Sse2<L, true>(sign, nonzero, pos, neg, out);
+    sv::host::unpackWord64Simd<L, true>(sign, nonzero, pos, neg, out);
     sv::unpackWord<U>(sign, nonzero, pos, neg, c, 64);
     for (int j = 0; j < 64; ++j) r[j] = ((nonzero >> j) & 1) ? (((sign >> j) & 1) ? pos : neg) : U(0);
     ok = ok && memcmp(out, c, sizeof(c)) == 0 && memcmp(out, r, sizeof(r)) == 0;
@@ -240,13 +240,14 @@ void checkSse2Unpack(uint64_t seed, int words) {
 }
 }  // namespace
 
-TEST_CASE("SSE2 packWord64Sse2 equals the generic pack bit for bit on millions of words", "[bitlogic][simd]") {
-  checkSse2Pack<sv::host::Lanes32, EncF32>(21, 1000000);
-  checkSse2Pack<sv::host::Lanes16, EncHalf>(22, 1000000);
-  checkSse2Pack<sv::host::Lanes16, EncBf16>(23, 1000000);
+TEST_CASE("SSE2 packWord64Simd equals the generic pack bit for bit on millions of words", "[bitlogic][simd]") {
+  checkSse2Pack<sv::host::Lanes32<EncF32::K>, EncF32>(21, 1000000);
+  checkSse2Pack<sv::host::Lanes16<EncHalf::K>, EncHalf>(22, 1000000);
+  checkSse2Pack<sv::host::Lanes16<EncBf16::K>, EncBf16>(23, 1000000);
+  checkSse2Pack<sv::host::Lanes64, EncF64>(25, 1000000);
 }
 
-TEST_CASE("SSE2 packWord64Sse2 on every 16-bit pattern and the 32-bit boundaries", "[bitlogic][simd]") {
+TEST_CASE("SSE2 packWord64Simd on every 16-bit pattern and the 32/64-bit boundaries", "[bitlogic][simd]") {
   ref::Rng rng(24);
   auto run = [](auto lanesTag, auto encTag, const auto& pool) {
     using L = decltype(lanesTag);
@@ -258,8 +259,8 @@ TEST_CASE("SSE2 packWord64Sse2 on every 16-bit pattern and the 32-bit boundaries
       uint64_t gs, gv, vv = 0, unused = 0;
       int ng = 0, n1 = 0, n2 = 0;
       ng = sv::packWord<U, K>(&pool[i], 64, &gs, &gv);
-      const uint64_t s1 = sv::host::packWord64Sse2<L, K, false>(&pool[i], &unused, &n1);
-      const uint64_t s2 = sv::host::packWord64Sse2<L, K, true>(&pool[i], &vv, &n2);
+      const uint64_t s1 = sv::host::packWord64Simd<L, false>(&pool[i], &unused, &n1);
+      const uint64_t s2 = sv::host::packWord64Simd<L, true>(&pool[i], &vv, &n2);
       uint64_t rs, rv;
       int rn;
       refPack<E>(&pool[i], 64, &rs, &rv, &rn);
@@ -268,14 +269,16 @@ TEST_CASE("SSE2 packWord64Sse2 on every 16-bit pattern and the 32-bit boundaries
     INFO(E::fmt.name);
     CHECK(bad == 0);
   };
-  run(sv::host::Lanes16{}, EncHalf{}, patternPool<EncHalf>(rng));
-  run(sv::host::Lanes16{}, EncBf16{}, patternPool<EncBf16>(rng));
-  run(sv::host::Lanes32{}, EncF32{}, patternPool<EncF32>(rng));
+  run(sv::host::Lanes16<EncHalf::K>{}, EncHalf{}, patternPool<EncHalf>(rng));
+  run(sv::host::Lanes16<EncBf16::K>{}, EncBf16{}, patternPool<EncBf16>(rng));
+  run(sv::host::Lanes32<EncF32::K>{}, EncF32{}, patternPool<EncF32>(rng));
+  run(sv::host::Lanes64{}, EncF64{}, patternPool<EncF64>(rng));
 }
 
-TEST_CASE("SSE2 unpackWord64Sse2 equals the generic unpack bit for bit", "[bitlogic][simd]") {
-  checkSse2Unpack<sv::host::Lanes32>(31, 1000000);
-  checkSse2Unpack<sv::host::Lanes16>(32, 1000000);
+TEST_CASE("SSE2 unpackWord64Simd equals the generic unpack bit for bit", "[bitlogic][simd]") {
+  checkSse2Unpack<sv::host::Lanes32<EncF32::K>>(31, 1000000);
+  checkSse2Unpack<sv::host::Lanes16<EncHalf::K>>(32, 1000000);
+  checkSse2Unpack<sv::host::Lanes64>(33, 1000000);
 }
 #else
 TEST_CASE("SSE2 forms (skipped: not an SSE2 build)", "[bitlogic][simd]") { WARN("SV_HAVE_SSE2 not defined"); }
