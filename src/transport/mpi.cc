@@ -3,6 +3,7 @@
 // communicator, with MPI_ERRORS_RETURN so a failure becomes a result code.
 #include <mpi.h>
 
+#include <algorithm>
 #include <climits>
 #include <vector>
 
@@ -34,6 +35,41 @@ class MpiTransport final : public P2PTransport<MPI_Request> {
   }
   const char* name() const override { return "MPI"; }
 
+  // Small all-gathers go through MPI's own collective: its log(P)-round
+  // algorithms beat P-1 direct messages on latency (measured on emulated
+  // 1 Gbit/s links: 8 B per rank at P=8, 192 us against 347 us). It is
+  // blocking, which is safe here: every rank issues its all-gathers in the
+  // same order, and a blocking MPI call keeps progressing the point-to-point
+  // exchanges of other chunks. Large ones stay direct and nonblocking, so
+  // they overlap packing and voting.
+  svResult_t allGatherv(const void* send, void* recv, const size_t* recvBytes, const size_t* recvOffs, int tag,
+                        RequestPtr* req) override {
+    size_t largest = 0;
+    for (int r = 0; r < nranks_; ++r) largest = std::max(largest, recvBytes[r]);
+    if (largest > kSmallAllGatherBytes || nranks_ == 1)
+      return P2PTransport<MPI_Request>::allGatherv(send, recv, recvBytes, recvOffs, tag, req);
+    counts_.resize(nranks_);
+    displs_.resize(nranks_);
+    for (int r = 0; r < nranks_; ++r) {
+      counts_[r] = static_cast<int>(recvBytes[r]);
+      displs_[r] = static_cast<int>(recvOffs[r]);
+    }
+    const bool inPlace = send == static_cast<const char*>(recv) + recvOffs[rank_];
+    // Equal, back-to-back blocks: MPI_Allgather, whose algorithms are tuned
+    // better than MPI_Allgatherv's.
+    bool regular = true;
+    for (int r = 0; r < nranks_ && regular; ++r)
+      regular = recvBytes[r] == recvBytes[0] && recvOffs[r] == r * recvBytes[0];
+    int rc = regular ? MPI_Allgather(inPlace ? MPI_IN_PLACE : send, counts_[rank_], MPI_BYTE, recv, counts_[0],
+                                     MPI_BYTE, comm_)
+                     : MPI_Allgatherv(inPlace ? MPI_IN_PLACE : send, counts_[rank_], MPI_BYTE, recv, counts_.data(),
+                            displs_.data(), MPI_BYTE, comm_);
+    if (rc != MPI_SUCCESS) return mpiError(rc, regular ? "MPI_Allgather" : "MPI_Allgatherv");
+    bytesSent_ += recvBytes[rank_] * (nranks_ - 1);
+    *req = std::make_unique<P2PRequest>();  // already complete
+    return svSuccess;
+  }
+
  protected:
   svResult_t isend(const void* buf, size_t bytes, int peer, int tag, MPI_Request* h) override {
     if (bytes > INT_MAX) return setError(nullptr, svInternalError, "MPI transport", "message of %zu bytes", bytes);
@@ -58,7 +94,9 @@ class MpiTransport final : public P2PTransport<MPI_Request> {
   }
 
  private:
+  static constexpr size_t kSmallAllGatherBytes = 4096;  // per rank
   MPI_Comm comm_;
+  std::vector<int> counts_, displs_;
 };
 
 }  // namespace
