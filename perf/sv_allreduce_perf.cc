@@ -473,29 +473,26 @@ int main(int argc, char** argv) {
     fillInput(in.data(), count, o.type, 0x5eed0000ull + 7919ull * rank_ + count);
     // Out of place.
     double tOut = timeIt(o, [&] { SVCHECK_PERF(svAllReduceSign(in.data(), out.data(), count, o.type, comm, nullptr)); });
-    long long wrongOut = -1, wrongIn = -1;
-    if (o.check) {
-      // A fresh call (same call-number parity on all ranks) checked against the oracle.
-      SVCHECK_PERF(svAllReduceSign(in.data(), out.data(), count, o.type, comm, nullptr));
-      long long w = countWrong(in.data(), out.data(), count, o, scale);
-      // Every rank must hold the same bits.
-      uint64_t h = hashBytes(out.data(), size), h0 = h;
+    // Wrong elements over all ranks of one fresh call from `src` into `dst`
+    // (checked against the oracle, and every rank must hold the same bits).
+    auto checkCall = [&](void* src, void* dst) {
+      SVCHECK_PERF(svAllReduceSign(src, dst, count, o.type, comm, nullptr));
+      long long w = countWrong(in.data(), dst, count, o, scale), sum = 0;
+      uint64_t h = hashBytes(dst, size), h0 = h;
       MPI_Bcast(&h0, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
       if (h != h0) w += (long long)count;
-      MPI_Allreduce(&w, &wrongOut, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
-    }
+      MPI_Allreduce(&w, &sum, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+      return sum;
+    };
+    long long wrongOut = o.check ? checkCall(in.data(), out.data()) : -1;
     // In place: the buffer is voted again each iteration (the vote of
     // identical inputs is itself); checked on a fresh copy.
     memcpy(inplace.data(), in.data(), size);
     double tIn = timeIt(o, [&] { SVCHECK_PERF(svAllReduceSign(inplace.data(), inplace.data(), count, o.type, comm, nullptr)); });
+    long long wrongIn = -1;
     if (o.check) {
       memcpy(inplace.data(), in.data(), size);
-      SVCHECK_PERF(svAllReduceSign(inplace.data(), inplace.data(), count, o.type, comm, nullptr));
-      long long w = countWrong(in.data(), inplace.data(), count, o, scale);
-      uint64_t h = hashBytes(inplace.data(), size), h0 = h;
-      MPI_Bcast(&h0, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
-      if (h != h0) w += (long long)count;
-      MPI_Allreduce(&w, &wrongIn, 1, MPI_LONG_LONG, MPI_SUM, MPI_COMM_WORLD);
+      wrongIn = checkCall(inplace.data(), inplace.data());
       totalWrong += wrongOut + wrongIn;
     }
     const double factor = nranks_ > 1 ? 2.0 * (nranks_ - 1) / nranks_ : 1.0;

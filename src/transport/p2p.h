@@ -23,12 +23,7 @@ class P2PTransport : public Transport {
     auto r = std::make_unique<P2PRequest>();
     const char* s = static_cast<const char*>(send);
     char* d = static_cast<char*>(recv);
-    for (int i = 1; i < nranks_; ++i) {
-      const int peer = (rank_ + nranks_ - i) % nranks_;
-      if (recvBytes[peer] == 0) continue;
-      r->handles.emplace_back();
-      SVCHECK(irecv(d + recvOffs[peer], recvBytes[peer], peer, tag, &r->handles.back()));
-    }
+    SVCHECK(postRecvs(d, recvBytes, recvOffs, tag, r.get()));
     for (int i = 1; i < nranks_; ++i) {
       const int peer = (rank_ + i) % nranks_;
       if (sendBytes[peer] == 0) continue;
@@ -45,12 +40,7 @@ class P2PTransport : public Transport {
                         int tag, RequestPtr* req) override {
     auto r = std::make_unique<P2PRequest>();
     char* d = static_cast<char*>(recv);
-    for (int i = 1; i < nranks_; ++i) {
-      const int peer = (rank_ + nranks_ - i) % nranks_;
-      if (recvBytes[peer] == 0) continue;
-      r->handles.emplace_back();
-      SVCHECK(irecv(d + recvOffs[peer], recvBytes[peer], peer, tag, &r->handles.back()));
-    }
+    SVCHECK(postRecvs(d, recvBytes, recvOffs, tag, r.get()));
     const size_t mine = recvBytes[rank_];
     if (mine != 0) {
       for (int i = 1; i < nranks_; ++i) {
@@ -81,6 +71,16 @@ class P2PTransport : public Transport {
   struct P2PRequest : Request {
     std::vector<Handle> handles;
   };
+  // A receive from every peer with bytes to send us, posted before any send.
+  svResult_t postRecvs(char* recv, const size_t* recvBytes, const size_t* recvOffs, int tag, P2PRequest* r) {
+    for (int i = 1; i < nranks_; ++i) {
+      const int peer = (rank_ + nranks_ - i) % nranks_;
+      if (recvBytes[peer] == 0) continue;
+      r->handles.emplace_back();
+      SVCHECK(irecv(recv + recvOffs[peer], recvBytes[peer], peer, tag, &r->handles.back()));
+    }
+    return svSuccess;
+  }
   virtual svResult_t isend(const void* buf, size_t bytes, int peer, int tag, Handle* h) = 0;
   virtual svResult_t irecv(void* buf, size_t bytes, int peer, int tag, Handle* h) = 0;
   virtual svResult_t testAll(std::vector<Handle>& hs, bool* done) = 0;
