@@ -23,8 +23,8 @@ const ParamDesc kParams[] = {
      "Exchange: auto, alltoall (all-to-all, vote, all-gather) or allgather (one all-gather, local vote)."},
     {"SV_SCALE", "scale", "1.0", "Output magnitude: recvbuff holds +-scale (or 0). Finite."},
     {"SV_SEED", "seed", "0", "Seed of SV_TIE=random; must be the same on every rank."},
-    {"SV_CHUNK_BYTES", "chunkBytes", "262144",
-     "Packed bytes per pipeline chunk (8 elements a byte); large calls overlap pack, exchange, vote and unpack chunk by chunk."},
+    {"SV_CHUNK_BYTES", "chunkBytes", "0",
+     "Packed bytes per pipeline chunk (8 elements a byte); large calls overlap pack, exchange, vote and unpack chunk by chunk. 0: P x 32 KiB, within 64 KiB .. 4 MiB."},
     {"SV_ALLGATHER_THRESHOLD", "allGatherThreshold", "65536",
      "auto picks allgather while (P-1) x packed bytes <= this, else alltoall; P <= 2 always allgather."},
     {"SV_DEVICE", "device", "-1", "-1 (SV_DEVICE_HOST): a host communicator, the only kind in this version."},
@@ -178,7 +178,8 @@ svResult_t resolveConfig(const svConfig_t* user, Config* out, char* err, size_t 
             res.enumParam(3, c.algorithm, {kAlgoNames, 3}, &r.algorithm) &&
             res.doubleParam(4, c.scale, &r.scale) &&
             res.llParam(5, c.seed, SV_CONFIG_UNDEF_LL + 1, 0x7fffffffffffffffLL, &r.seed) &&
-            res.llParam(6, c.chunkBytes, 1024, 1LL << 28, &r.chunkBytes) &&
+            res.llParam(6, c.chunkBytes, 0, 1LL << 28, &r.chunkBytes) &&
+            (r.chunkBytes == 0 || r.chunkBytes >= 1024 || res.fail("SV_CHUNK_BYTES / config.chunkBytes = %lld: 0 (auto) or 1024 .. 2^28", r.chunkBytes)) &&
             res.llParam(7, c.allGatherThreshold, 0, 1LL << 40, &r.allGatherThreshold) &&
             res.intParam(8, c.device, SV_DEVICE_HOST, SV_DEVICE_HOST, &r.device);
   if (!ok) return svInvalidArgument;

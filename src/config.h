@@ -17,7 +17,7 @@ struct Config {
   int algorithm = SV_ALGO_AUTO;
   double scale = 1.0;
   long long seed = 0;
-  long long chunkBytes = 1 << 18;          // 256 KiB of bits = 2M elements
+  long long chunkBytes = 0;                // 0: P x 32 KiB, within 64 KiB .. 4 MiB
   long long allGatherThreshold = 1 << 16;  // (P-1) x packed bytes
   int device = SV_DEVICE_HOST;
 };

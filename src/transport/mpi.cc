@@ -35,19 +35,18 @@ class MpiTransport final : public P2PTransport<MPI_Request> {
   }
   const char* name() const override { return "MPI"; }
 
-  // Small all-gathers go through MPI's own collective: its log(P)-round
-  // algorithms beat P-1 direct messages on latency (measured on emulated
-  // 1 Gbit/s links: 8 B per rank at P=8, 192 us against 347 us). It is
-  // blocking, which is safe here: every rank issues its all-gathers in the
-  // same order, and a blocking MPI call keeps progressing the point-to-point
-  // exchanges of other chunks. Large ones stay direct and nonblocking, so
-  // they overlap packing and voting.
+  // A small all-gather with nothing else in flight goes through MPI's own
+  // collective: its log(P)-round algorithms beat P-1 direct messages on
+  // latency (measured on emulated 1 Gbit/s links: 8 B per rank at P=8, 192
+  // us against 347 us). It blocks, so it is used only when exclusive: inside
+  // a pipeline it would stall the other chunks' exchanges. The rest stays
+  // direct and nonblocking, overlapping packing and voting.
   svResult_t allGatherv(const void* send, void* recv, const size_t* recvBytes, const size_t* recvOffs, int tag,
-                        RequestPtr* req) override {
+                        bool exclusive, RequestPtr* req) override {
     size_t largest = 0;
     for (int r = 0; r < nranks_; ++r) largest = std::max(largest, recvBytes[r]);
-    if (largest > kSmallAllGatherBytes || nranks_ == 1)
-      return P2PTransport<MPI_Request>::allGatherv(send, recv, recvBytes, recvOffs, tag, req);
+    if (!exclusive || largest > kSmallAllGatherBytes || nranks_ == 1)
+      return P2PTransport<MPI_Request>::allGatherv(send, recv, recvBytes, recvOffs, tag, exclusive, req);
     counts_.resize(nranks_);
     displs_.resize(nranks_);
     for (int r = 0; r < nranks_; ++r) {

@@ -37,7 +37,7 @@ class P2PTransport : public Transport {
   }
 
   svResult_t allGatherv(const void* send, void* recv, const size_t* recvBytes, const size_t* recvOffs,
-                        int tag, RequestPtr* req) override {
+                        int tag, bool exclusive, RequestPtr* req) override {
     auto r = std::make_unique<P2PRequest>();
     char* d = static_cast<char*>(recv);
     SVCHECK(postRecvs(d, recvBytes, recvOffs, tag, r.get()));

@@ -37,8 +37,11 @@ class Transport {
 
   // Every rank r contributes sendBytes == recvBytes[r] bytes that land at
   // recv + recvOffs[r] on every rank. In place when send == recv + recvOffs[rank].
+  // exclusive: nothing else of this communicator is in flight (and every rank
+  // says so alike), so the transport may complete the operation before
+  // returning, with a latency-optimised collective.
   virtual svResult_t allGatherv(const void* send, void* recv, const size_t* recvBytes,
-                                const size_t* recvOffs, int tag, RequestPtr* req) = 0;
+                                const size_t* recvOffs, int tag, bool exclusive, RequestPtr* req) = 0;
 
   // Progress req; *done = true once its buffers may be reused.
   virtual svResult_t test(Request* req, bool* done) = 0;

@@ -1079,7 +1079,7 @@ void testConfig() {
       {"algorithm 3", [](svConfig_t* c) { c->algorithm = 3; }},
       {"scale inf", [](svConfig_t* c) { c->scale = HUGE_VAL; }},
       {"scale NaN", [](svConfig_t* c) { c->scale = NAN; }},
-      {"chunkBytes 0", [](svConfig_t* c) { c->chunkBytes = 0; }},
+      {"chunkBytes 512", [](svConfig_t* c) { c->chunkBytes = 512; }},  // 0 is auto; 1..1023 invalid
       {"chunkBytes -4096", [](svConfig_t* c) { c->chunkBytes = -4096; }},
       {"allGatherThreshold -1", [](svConfig_t* c) { c->allGatherThreshold = -1; }},
       {"device 0", [](svConfig_t* c) { c->device = 0; }},

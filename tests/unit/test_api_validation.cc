@@ -524,5 +524,14 @@ TEST_CASE("svPackSigns with SV_NAN_ERROR and a NaN fails and leaves bits untouch
     svCommStats_t st;
     REQUIRE(svCommGetStats(w.c[0], &st) == svSuccess);
     CHECK(st.lastNanCount == 1);
+    // Without the NaN the same call works.
+    ref::storeElem(store.data(), 77, esz, ref::roundTo(dt, -1.0));
+    uint32_t out[5] = {0, 0, 0, 0, 0x77777777u};
+    CHECK(svPackSigns(store.data(), out, n, dt, w.c[0], nullptr) == svSuccess);
+    CHECK(out[0] == 0xffffffffu);
+    CHECK(out[1] == 0xffffffffu);
+    CHECK(out[2] == (0xffffffffu & ~(1u << (77 - 64))));
+    CHECK(out[3] == 0xfu);  // 100 - 96 = 4 bits, the rest 0
+    CHECK(out[4] == 0x77777777u);
   }
 }
