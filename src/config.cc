@@ -157,15 +157,16 @@ svResult_t resolveConfig(const svConfig_t* user, Config* out, char* err, size_t 
   // fields it does not have stay unset.
   svConfig_t c = SV_CONFIG_INITIALIZER;
   if (user != nullptr) {
-    if (user->magic != SV_CONFIG_MAGIC) {
-      snprintf(err, errLen, "config->magic is 0x%x, expected 0x%x: initialize it with SV_CONFIG_INITIALIZER",
-               user->magic, SV_CONFIG_MAGIC);
-      return svInvalidArgument;
-    }
+    // size first: magic lies past the end of a struct shorter than the header.
     const size_t minSize = offsetof(svConfig_t, tiePolicy);
     if (user->size < minSize || user->size > (1u << 16)) {
       snprintf(err, errLen, "config->size is %zu, expected %zu: initialize it with SV_CONFIG_INITIALIZER",
                user->size, sizeof(svConfig_t));
+      return svInvalidArgument;
+    }
+    if (user->magic != SV_CONFIG_MAGIC) {
+      snprintf(err, errLen, "config->magic is 0x%x, expected 0x%x: initialize it with SV_CONFIG_INITIALIZER",
+               user->magic, SV_CONFIG_MAGIC);
       return svInvalidArgument;
     }
     memcpy(&c, user, user->size < sizeof(c) ? user->size : sizeof(c));
