@@ -54,14 +54,22 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
+# Token bucket depth: 0.5 ms of line rate (at least 16 KiB), so messages
+# smaller than a bucket are not waved through at memory speed (tc's "kb" is
+# kilobytes: a fixed 512kb bucket let 0.5 MiB bursts pass unshaped).
+rate_bits=$(echo "$rate" | awk '{ v = $1 + 0; u = tolower($1); sub(/^[0-9.]+/, "", u);
+  m = (u ~ /^g/) ? 1e9 : (u ~ /^m/) ? 1e6 : (u ~ /^k/) ? 1e3 : 1; printf "%.0f", v * m }')
+burst=$(( rate_bits / 8 / 2000 ))
+[ "$burst" -ge 16384 ] || burst=16384
+
 shape() {  # shape <netns-or-empty> <dev>: rate limit (and delay) egress of dev
   local ns=$1 dev=$2 run=()
   [ -n "$ns" ] && run=(ip netns exec "$ns")
   if [ -n "$delay" ]; then
     "${run[@]}" tc qdisc add dev "$dev" root handle 1: netem delay "$delay" limit 100000
-    "${run[@]}" tc qdisc add dev "$dev" parent 1: handle 2: tbf rate "$rate" burst 512kb latency 100ms
+    "${run[@]}" tc qdisc add dev "$dev" parent 1: handle 2: tbf rate "$rate" burst "$burst" latency 100ms
   else
-    "${run[@]}" tc qdisc add dev "$dev" root tbf rate "$rate" burst 512kb latency 100ms
+    "${run[@]}" tc qdisc add dev "$dev" root tbf rate "$rate" burst "$burst" latency 100ms
   fi
 }
 
@@ -82,7 +90,7 @@ for i in $(seq 1 "$nranks"); do
   echo "198.18.0.$i slots=1" >>"$work/hosts"
 done
 
-echo "# netem: $nranks hosts 198.18.0.1-$nranks, links $rate each way${delay:+, delay $delay}" >&2
+echo "# netem: $nranks hosts 198.18.0.1-$nranks, links $rate each way (bucket $burst B)${delay:+, delay $delay}" >&2
 root=()
 [ "$(id -u)" = 0 ] && root=(--allow-run-as-root)
 # shellcheck disable=SC2086
