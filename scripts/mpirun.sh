@@ -10,7 +10,7 @@
 #   --allow-run-as-root          when running as root (refused otherwise)
 # The launcher is $SV_MPIEXEC if set (ctest sets it to CMake's
 # MPIEXEC_EXECUTABLE), else mpirun from PATH. Other MPIs get no extra flags.
-# (tests/mpi/run_mpi.sh.in is the test tier's configured twin of this.)
+# (tests/mpi/run_mpi.sh.in, the test tier's configured launcher, calls this.)
 set -euo pipefail
 launcher="${SV_MPIEXEC:-mpirun}"
 flags=()
