@@ -33,6 +33,7 @@ struct CallShape {
   size_t words;      // ceil(count / 64)
   size_t chunkWords; // words per pipeline chunk
   size_t nchunks;
+  int depth;         // chunks in flight at most: min(kPipelineDepth, nchunks)
 };
 
 int chooseAlgorithm(const svComm* comm, size_t words, int inPlanes) {
@@ -69,6 +70,7 @@ CallShape planCall(const svComm* comm, size_t count, bool packedApi) {
   chunk = roundUp(chunk, unit);
   s.chunkWords = std::min(chunk, std::max<size_t>(s.words, 1));
   s.nchunks = divUp(s.words, s.chunkWords);
+  s.depth = static_cast<int>(std::min<size_t>(kPipelineDepth, s.nchunks));
   return s;
 }
 
@@ -83,8 +85,8 @@ class Pipeline {
       : comm_(comm), s_(s), vp_(vp), sendBytes_(comm->nranks), sendOffs_(comm->nranks),
         recvBytes_(comm->nranks), recvOffs_(comm->nranks) {}
 
-  // Runs every chunk. unpack may be deferred to after all exchanges (then
-  // runDeferredUnpack() applies it).
+  // Runs every chunk. With deferUnpack the voted bits stay in comm->result
+  // and the caller unpacks them.
   svResult_t run(const PackFn& pack, const UnpackFn& unpack, bool deferUnpack, uint64_t* nanCount);
 
  private:
@@ -191,7 +193,7 @@ svResult_t Pipeline::advance(Slot& slot, int slotIndex, const UnpackFn& unpack, 
 svResult_t Pipeline::run(const PackFn& pack, const UnpackFn& unpack, bool deferUnpack, uint64_t* nanCount) {
   Slot slots[kPipelineDepth];
   size_t next = 0, finished = 0;
-  const int depth = static_cast<int>(std::min<size_t>(kPipelineDepth, s_.nchunks));
+  const int depth = s_.depth;
   while (finished < s_.nchunks) {
     bool progressed = false;
     // Advance chunks in flight, oldest first.
@@ -239,8 +241,8 @@ svResult_t reserveStaging(svComm* comm, const CallShape& s) {
                            : s.chunkWords * comm->nranks * s.inPlanes;
     if (comm->packed.size() < packedWords) comm->packed.resize(packedWords);
     if (comm->result.size() < resultWords) comm->result.resize(resultWords);
-    for (auto& slot : comm->recvSlot)
-      if (slot.size() < slotWords) slot.resize(slotWords);
+    for (int k = 0; k < s.depth; ++k)  // only the slots this call uses
+      if (comm->recvSlot[k].size() < slotWords) comm->recvSlot[k].resize(slotWords);
   } catch (const std::bad_alloc&) {
     return setError(comm, svSystemError, "svAllReduceSign", "out of memory for staging buffers (%zu words)",
                     s.words);
@@ -299,10 +301,7 @@ svResult_t runCall(svComm* comm, const char* where, const CallShape& s, const Pi
           len += snprintf(list + len, sizeof(list) - len, "%s%d (%llu)", len ? ", " : "", r, comm->nanCounts[r]);
       }
       if (total == 0) {
-        for (size_t chunk = 0; chunk < s.nchunks; ++chunk) {
-          const size_t first = chunk * s.chunkWords;
-          unpack(first, std::min(s.chunkWords, s.words - first), comm->result.data() + first * s.outPlanes);
-        }
+        unpack(0, s.words, comm->result.data());
       } else {
         comm->stats.lastNanCount = nans;
         comm->stats.totalNanCount += nans;
