@@ -32,15 +32,19 @@ cudaError_t vote(const uint64_t* in, size_t rankStride, size_t words, const Vote
 
 // Unpack n elements from ceil(n/64) groups of `planes` words (1: sign plane;
 // 2: sign and nonzero planes) into out (device) in datatype dt.
+// skipIfNonzero (device, may be null): when it points at a nonzero value the
+// kernel writes nothing; SV_NAN_ERROR gates the output on the ranks' NaN
+// total this way without a host synchronisation.
 cudaError_t unpack(const uint64_t* in, int planes, size_t n, svDataType_t dt, const OutputBits& bits,
-                   void* out, cudaStream_t stream);
+                   void* out, const unsigned long long* skipIfNonzero, cudaStream_t stream);
 
 // Fused vote + unpack for the one-round (all-gather) path: vote `words`
 // words of P inputs laid out as for vote() and write the n elements they
-// cover straight to out, without storing the voted bits.
+// cover straight to out, without storing the voted bits. skipIfNonzero as
+// for unpack().
 cudaError_t voteUnpack(const uint64_t* in, size_t rankStride, size_t words, const VoteParams& p,
                        uint64_t firstWord, size_t n, svDataType_t dt, const OutputBits& bits, void* out,
-                       cudaStream_t stream);
+                       const unsigned long long* skipIfNonzero, cudaStream_t stream);
 
 }  // namespace device
 }  // namespace sv
