@@ -1,0 +1,176 @@
+# SPDX-License-Identifier: MIT
+# The DDP comm hook, Signum and the Horovod-style DistributedOptimizer: voted
+# gradients equal the oracle (every rank's local gradients gathered over MPI
+# and counted), models stay identical on every rank, and training lowers the
+# loss.
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.nn as nn
+
+import signvote
+import signvote.torch as svt
+from conftest import assert_all, assert_same_on_all_ranks, oracle
+
+
+@pytest.fixture(scope="module")
+def pg(mpi):
+    if not dist.is_initialized():
+        svt.init_process_group_from_mpi("gloo")
+    yield
+    # The process group stays until exit (gloo teardown is not collective-safe mid-session).
+
+
+def _model(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 16), nn.Tanh(), nn.Linear(16, 1))
+
+
+def _data(rank, n=64, seed=1):
+    g = torch.Generator().manual_seed(1000 * seed + rank)
+    x = torch.randn(n, 8, generator=g)
+    w = torch.arange(1.0, 9.0) / 8
+    y = torch.sin(x @ w).unsqueeze(1)
+    return x, y
+
+
+def _local_grads(model, x, y):
+    model.zero_grad()
+    nn.functional.mse_loss(model(x), y).backward()
+    return [p.grad.detach().clone() for p in model.parameters()]
+
+
+def _voted_oracle(mpi, grads, **policies):
+    flat = torch.cat([g.reshape(-1) for g in grads]).double().numpy()
+    every = mpi.allgather(flat)
+    exp, _ = oracle(every, **policies)
+    return exp
+
+
+def _params_bytes(model):
+    return torch.cat([p.detach().reshape(-1) for p in model.parameters()]).numpy().tobytes()
+
+
+def _global_loss(mpi, model, x, y):
+    with torch.no_grad():
+        return mpi.allreduce(float(nn.functional.mse_loss(model(x), y))) / mpi.size
+
+
+def test_from_torch_matches_mpi(mpi, pg):
+    with signvote.Communicator.from_torch() as c:
+        assert c.rank == dist.get_rank() == mpi.rank and c.size == dist.get_world_size()
+
+
+@pytest.mark.parametrize("asynchronous", [True, False])
+def test_ddp_hook_votes_each_bucket(mpi, pg, asynchronous, monkeypatch):
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    x, y = _data(mpi.rank)
+    ref = _model()
+    exp = _voted_oracle(mpi, _local_grads(ref, x, y))
+    monkeypatch.setattr(dist, "_DEFAULT_FIRST_BUCKET_BYTES", 1024)  # several buckets from the start
+    model = DDP(_model(), bucket_cap_mb=0.001)
+    state = svt.SignVoteState(asynchronous=asynchronous, scale=0.5)
+    model.register_comm_hook(state, svt.sign_vote_hook)
+    # No step, so every iteration has the same gradients.
+    for it in range(3):
+        model.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        got = torch.cat([p.grad.reshape(-1) for p in model.parameters()]).double().numpy()
+        assert_all(np.array_equal(got, exp * 0.5), f"DDP bucket votes vs oracle, iteration {it}")
+    assert state.buckets_voted > 3  # more than one bucket per iteration
+    state.comm.close()
+
+
+def test_ddp_hook_trains_with_signum(mpi, pg):
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    x, y = _data(mpi.rank, n=128)
+    model = DDP(_model())
+    model.register_comm_hook(svt.SignVoteState(), svt.sign_vote_hook)
+    opt = svt.Signum(model.parameters(), lr=3e-3, momentum=0.9, weight_decay=1e-4)
+    first = _global_loss(mpi, model, x, y)
+    for _ in range(60):
+        opt.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+    last = _global_loss(mpi, model, x, y)
+    assert_same_on_all_ranks(_params_bytes(model.module), "DDP replicas")
+    assert last < 0.7 * first, f"loss {first:.4f} -> {last:.4f}"
+
+
+@pytest.mark.parametrize("asynchronous", [True, False])
+def test_distributed_optimizer_votes(mpi, asynchronous):
+    x, y = _data(mpi.rank, seed=2)
+    exp = _voted_oracle(mpi, _local_grads(_model(), x, y))
+    model = _model()
+    opt = svt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.0),
+                                   named_parameters=model.named_parameters(), bucket_bytes=600,
+                                   asynchronous=asynchronous)
+    assert len(opt._sv_buckets) >= 3
+    opt.zero_grad()
+    nn.functional.mse_loss(model(x), y).backward()
+    opt.synchronize()
+    got = torch.cat([p.grad.reshape(-1) for p in model.parameters()]).double().numpy()
+    assert_all(np.array_equal(got, exp), "DistributedOptimizer votes vs oracle")
+    with opt.skip_synchronize():
+        opt.step()
+
+
+def test_distributed_optimizer_backward_passes(mpi):
+    model = _model()
+    opt = svt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.0),
+                                   named_parameters=model.named_parameters(), backward_passes_per_step=2)
+    x1, y1 = _data(mpi.rank, seed=3)
+    x2, y2 = _data(mpi.rank, seed=4)
+    ref = _model()
+    g1 = _local_grads(ref, x1, y1)
+    g2 = _local_grads(ref, x2, y2)
+    exp = _voted_oracle(mpi, [a + b for a, b in zip(g1, g2)])
+    opt.zero_grad()
+    nn.functional.mse_loss(model(x1), y1).backward()
+    nn.functional.mse_loss(model(x2), y2).backward()
+    opt.step()
+    got = torch.cat([p.grad.reshape(-1) for p in model.parameters()]).double().numpy()
+    assert_all(np.array_equal(got, exp), "accumulated two passes")
+
+
+def test_distributed_optimizer_trains(mpi):
+    torch.manual_seed(100 + mpi.rank)  # different starts: broadcast_parameters must align them
+    model = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Linear(32, 16), nn.Tanh(), nn.Linear(16, 1))
+    svt.broadcast_parameters(model.state_dict(), root_rank=0)
+    assert_same_on_all_ranks(_params_bytes(model), "after broadcast")
+    opt = svt.DistributedOptimizer(svt.Signum(model.parameters(), lr=3e-3, momentum=0.9),
+                                   named_parameters=model.named_parameters(), bucket_bytes=2048)
+    svt.broadcast_optimizer_state(opt, root_rank=0)
+    x, y = _data(mpi.rank, n=128, seed=5)
+    first = _global_loss(mpi, model, x, y)
+    for _ in range(60):
+        opt.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+    last = _global_loss(mpi, model, x, y)
+    assert_same_on_all_ranks(_params_bytes(model), "replicas")
+    assert last < 0.7 * first, f"loss {first:.4f} -> {last:.4f}"
+
+
+def test_signum_with_vote(mpi, comm):
+    model = _model()
+    x, y = _data(mpi.rank, seed=6)
+    grads = _local_grads(model, x, y)
+    opt = svt.Signum(model.parameters(), lr=0.5, momentum=0.5, comm=comm)
+    before = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double().numpy()
+    opt.step()
+    after = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).double().numpy()
+    # m = (1 - 0.5) * g after one step from zero: the vote is on sign(g).
+    exp = _voted_oracle(mpi, grads)
+    assert_all(np.allclose(before - after, 0.5 * exp, atol=1e-6), "Signum with majority vote")
+    assert_same_on_all_ranks(_params_bytes(model), "Signum replicas")
+
+
+def test_horovod_arguments():
+    model = _model()
+    with pytest.raises(ValueError, match="compression"):
+        svt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1), compression=object())
+    with pytest.raises(ValueError, match="unique"):
+        svt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
+                                 named_parameters=[("a", p) for p in model.parameters()])
