@@ -3,13 +3,18 @@
 # ranks' inputs and counts the votes with integers.
 import numpy as np
 import pytest
-import torch
+
+try:
+    import torch
+except ImportError:  # the NumPy tests run without PyTorch
+    torch = None
 
 import signvote
 from conftest import assert_all, assert_same_on_all_ranks, oracle, rank_input
 
 NP_DTYPES = [np.float16, np.float32, np.float64]
-TORCH_DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64]
+TORCH_DTYPES = [torch.float16, torch.bfloat16, torch.float32, torch.float64] if torch else []
+needs_torch = pytest.mark.skipif(torch is None, reason="no PyTorch")
 COUNTS = [0, 1, 33, 1000, 4099]
 
 
@@ -146,6 +151,7 @@ def test_torch_cpu(mpi, comm, dtype, n):
     assert_same_on_all_ranks(out.view(ibits).numpy().tobytes(), "torch output")
 
 
+@needs_torch
 def test_torch_requires_grad_leaf(mpi, comm):
     w = torch.full((5,), -1.0 if mpi.rank % 2 else 2.0, requires_grad=True)
     out = comm.allreduce_sign(w)
