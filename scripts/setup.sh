@@ -9,12 +9,18 @@
 #   libhwloc-dev                 what Open MPI's pkg-config/CMake files expect
 #   catch2                       the unit tests (Catch2 v2)
 #   libgloo-dev                  the Gloo fp32 ring baseline of perf/sv_allreduce_perf
+#   python3-dev python3-venv     the Python package (bindings/python): headers for the
+#   python3-pip python3-numpy    extension, a venv to pip-install it into (ctest -L python),
+#   python3-mpi4py python3-pytest  its runtime (numpy, mpi4py) and its tests (pytest,
+#   python3-torch                PyTorch for signvote.torch); all for Debian's /usr/bin/python3
 #
 # CUDA and NCCL are optional and not installed here: with nvcc present the
 # build also compiles the CUDA part (SIGNVOTE_WITH_CUDA=AUTO).
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config openmpi-bin libopenmpi-dev libhwloc-dev catch2 libgloo-dev)
+# The Python package and its tests (see the list above).
+packages+=(python3-dev python3-venv python3-pip python3-numpy python3-mpi4py python3-pytest python3-torch)
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "setup: no apt-get/dpkg here; install by hand: ${packages[*]}" >&2

@@ -59,6 +59,7 @@ def main():
     rank = int(os.environ["OMPI_COMM_WORLD_RANK"])
     world = int(os.environ["OMPI_COMM_WORLD_SIZE"])
     os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # one host: gloo on loopback
     if "MASTER_PORT" not in os.environ:  # a free port chosen by rank 0, shared over MPI
         from mpi4py import MPI
         import socket

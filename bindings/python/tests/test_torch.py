@@ -175,3 +175,31 @@ def test_horovod_arguments():
     with pytest.raises(ValueError, match="unique"):
         svt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
                                  named_parameters=[("a", p) for p in model.parameters()])
+
+
+def test_ddp_hook_error_surfaces(mpi, pg):
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    model = DDP(_model())
+    state = svt.SignVoteState(nan="error")
+    model.register_comm_hook(state, svt.sign_vote_hook)
+    x, y = _data(mpi.rank)
+    if mpi.rank == 0:
+        x[0, 0] = float("nan")
+    with pytest.raises(Exception) as e:
+        nn.functional.mse_loss(model(x), y).backward()
+    assert "SV_NAN_ERROR" in str(e.value)
+    state.comm.close()
+
+
+def test_distributed_optimizer_error_has_code(mpi):
+    model = _model()
+    with signvote.Communicator(nan=signvote.Nan.ERROR) as c:
+        opt = svt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
+                                       named_parameters=model.named_parameters(), comm=c)
+        x, y = _data(mpi.rank)
+        if mpi.rank == 0:
+            x[0, 0] = float("nan")
+        nn.functional.mse_loss(model(x), y).backward()
+        with pytest.raises(signvote.SignvoteError) as e:
+            opt.step()
+        assert e.value.code == signvote.Result.INVALID_ARGUMENT and "SV_NAN_ERROR" in e.value.message

@@ -550,12 +550,18 @@ def init_process_group_from_mpi(backend: str = "gloo", **kwargs: Any) -> Tuple[i
     MPI's world (so ``Communicator.from_torch`` matches). The address is
     MASTER_ADDR (else 127.0.0.1 when all ranks share a host, else rank 0's
     host name), the port MASTER_PORT (else a free port rank 0 picks and
-    broadcasts). Returns (rank, world size)."""
+    broadcasts); on one host, gloo uses the loopback interface unless
+    GLOO_SOCKET_IFNAME says otherwise. Returns (rank, world size)."""
     from mpi4py import MPI
     w = MPI.COMM_WORLD
     rank, size = w.Get_rank(), w.Get_size()
     hosts = w.allgather(socket.gethostname())
-    addr = os.environ.get("MASTER_ADDR") or ("127.0.0.1" if len(set(hosts)) == 1 else hosts[0])
+    one_host = len(set(hosts)) == 1
+    addr = os.environ.get("MASTER_ADDR") or ("127.0.0.1" if one_host else hosts[0])
+    if one_host and backend == "gloo":
+        # Gloo binds to the address of the host name by default, which
+        # containers often cannot resolve; on one host loopback always works.
+        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
     port = os.environ.get("MASTER_PORT")
     if not port:
         if rank == 0:
