@@ -63,6 +63,20 @@ def test_from_torch_matches_mpi(mpi, pg):
         assert c.rank == dist.get_rank() == mpi.rank and c.size == dist.get_world_size()
 
 
+def test_from_torch_subgroup(mpi, pg):
+    members = list(range(0, mpi.size, 2))  # the even ranks
+    group = dist.new_group(members)  # collective over all ranks
+    if mpi.rank % 2:
+        with pytest.raises(ValueError, match="not in the group"):
+            signvote.Communicator.from_torch(group)
+        return
+    with signvote.Communicator.from_torch(group) as c:
+        assert c.size == len(members) and c.rank == dist.get_rank(group)
+        x = np.array([1.0 if mpi.rank == 0 else -1.0])
+        votes = sum(1 if r == 0 else -1 for r in members)
+        assert c.allreduce_sign(x)[0] == (1.0 if votes >= 0 else -1.0)
+
+
 @pytest.mark.parametrize("asynchronous", [True, False])
 def test_ddp_hook_votes_each_bucket(mpi, pg, asynchronous, monkeypatch):
     from torch.nn.parallel import DistributedDataParallel as DDP
