@@ -80,9 +80,21 @@ __global__ void __launch_bounds__(kBlockThreads)
   if (nanCount != nullptr) blockAddNans(nans, nanCount);
 }
 
+// Kernels that vote come in versions for a fixed rank count P (0: any).
+// voteWord sizes its counters by counterBits(p.nranks); with P a constant
+// after inlining, those loops unroll and the counters live in registers
+// instead of a 384-byte local-memory array.
+template <int P>
+__device__ __forceinline__ VoteParams fixRanks(VoteParams p) {
+  if (P > 0) p.nranks = P;
+  return p;
+}
+
+template <int P>
 __global__ void __launch_bounds__(kBlockThreads)
-    voteKernel(const uint64_t* __restrict__ in, size_t rankStride, size_t words, VoteParams p, uint64_t firstWord,
+    voteKernel(const uint64_t* __restrict__ in, size_t rankStride, size_t words, VoteParams pv, uint64_t firstWord,
                uint64_t* __restrict__ out) {
+  const VoteParams p = fixRanks<P>(pv);
   const ThreadIdx t = threadIdxNow();
   for (size_t w = kern::threadOf(t); w < words; w += kern::threadsIn(t))
     kern::voteOne(in, rankStride, p, firstWord, w, out);
@@ -105,12 +117,13 @@ __global__ void __launch_bounds__(kBlockThreads)
   }
 }
 
-template <typename U>
+template <typename U, int P>
 __global__ void __launch_bounds__(kBlockThreads)
-    voteUnpackKernel(const uint64_t* __restrict__ in, size_t rankStride, size_t words, VoteParams p,
+    voteUnpackKernel(const uint64_t* __restrict__ in, size_t rankStride, size_t words, VoteParams pv,
                      uint64_t firstWord, size_t n, U pos, U neg, U* __restrict__ out, bool vec,
                      const unsigned long long* skipIfNonzero) {
   constexpr int L = Slot<U>::kLanes;
+  const VoteParams p = fixRanks<P>(pv);
   if (gateClosed(skipIfNonzero)) return;
   const ThreadIdx t = threadIdxNow();
   const int lane = kern::laneOf(t);
@@ -191,9 +204,21 @@ cudaError_t voteUnpackT(const uint64_t* in, size_t rankStride, size_t words, con
   cudaError_t e = maxBlocks(&mb);
   if (e != cudaSuccess) return e;
   const unsigned blocks = kern::voteUnpackBlocks(words, mb);
-  voteUnpackKernel<U><<<blocks, kBlockThreads, 0, stream>>>(in, rankStride, words, p, firstWord, n,
-                                                             static_cast<U>(bits.pos), static_cast<U>(bits.neg),
-                                                             static_cast<U*>(out), aligned16(out), skipIfNonzero);
+  const U pos = static_cast<U>(bits.pos), neg = static_cast<U>(bits.neg);
+  U* o = static_cast<U*>(out);
+  const bool vec = aligned16(out);
+#define SV_VOTE_UNPACK(P)                                                                                 \
+  voteUnpackKernel<U, P><<<blocks, kBlockThreads, 0, stream>>>(in, rankStride, words, p, firstWord, n, pos, neg, o, \
+                                                               vec, skipIfNonzero)
+  switch (p.nranks) {
+    case 2: SV_VOTE_UNPACK(2); break;
+    case 3: SV_VOTE_UNPACK(3); break;
+    case 4: SV_VOTE_UNPACK(4); break;
+    case 8: SV_VOTE_UNPACK(8); break;
+    case 16: SV_VOTE_UNPACK(16); break;
+    default: SV_VOTE_UNPACK(0); break;
+  }
+#undef SV_VOTE_UNPACK
   return cudaGetLastError();
 }
 
@@ -221,7 +246,17 @@ cudaError_t vote(const uint64_t* in, size_t rankStride, size_t words, const Vote
   unsigned mb = 0;
   cudaError_t e = maxBlocks(&mb);
   if (e != cudaSuccess) return e;
-  voteKernel<<<kern::voteBlocks(words, mb), kBlockThreads, 0, stream>>>(in, rankStride, words, p, firstWord, out);
+  const unsigned blocks = kern::voteBlocks(words, mb);
+#define SV_VOTE(P) voteKernel<P><<<blocks, kBlockThreads, 0, stream>>>(in, rankStride, words, p, firstWord, out)
+  switch (p.nranks) {  // the rank counts with a register-only version (see fixRanks)
+    case 2: SV_VOTE(2); break;
+    case 3: SV_VOTE(3); break;
+    case 4: SV_VOTE(4); break;
+    case 8: SV_VOTE(8); break;
+    case 16: SV_VOTE(16); break;
+    default: SV_VOTE(0); break;
+  }
+#undef SV_VOTE
   return cudaGetLastError();
 }
 
