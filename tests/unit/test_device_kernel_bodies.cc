@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -211,6 +213,33 @@ struct Buf {
   std::vector<Block> store;
 };
 
+// A copy of `bytes` bytes that ends exactly where an inaccessible page
+// begins: an emulated kernel reading one byte past the end of its input
+// crashes the test instead of going unnoticed.
+class PageEndCopy {
+ public:
+  PageEndCopy(const void* src, size_t bytes) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    span_ = (bytes + page - 1) / page * page + page;
+    void* m = mmap(nullptr, span_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(m != MAP_FAILED);
+    base_ = static_cast<char*>(m);
+    REQUIRE(mprotect(base_ + span_ - page, page, PROT_NONE) == 0);
+    data_ = base_ + span_ - page - bytes;
+    if (bytes) memcpy(data_, src, bytes);
+  }
+  ~PageEndCopy() { munmap(base_, span_); }
+  PageEndCopy(const PageEndCopy&) = delete;
+  PageEndCopy& operator=(const PageEndCopy&) = delete;
+  template <typename T>
+  const T* get() const { return reinterpret_cast<const T*>(data_); }
+
+ private:
+  char* base_ = nullptr;
+  char* data_ = nullptr;
+  size_t span_ = 0;
+};
+
 }  // namespace
 
 TEST_CASE("GPU pack kernel (emulated launch) equals host::pack, NaN count fused", "[device_kernels][emulated]") {
@@ -241,6 +270,15 @@ TEST_CASE("GPU pack kernel (emulated launch) equals host::pack, NaN count fused"
             std::vector<uint64_t> got2(words * planes + 4, kGuard);
             emuPackDt(x.data(), n, dt, planes, got2.data() + 2, nullptr, mb);
             REQUIRE(got2 == want);
+            // Input ending at an inaccessible page (no read past n).
+            if (mb == 3) {
+              const PageEndCopy xe(x.data(), n * esz);
+              std::vector<uint64_t> got3(words * planes + 4, kGuard);
+              unsigned long long nans3 = 0;
+              emuPackDt(xe.get<void>(), n, dt, planes, got3.data() + 2, &nans3, mb);
+              REQUIRE(got3 == want);
+              REQUIRE(nans3 == wantNans);
+            }
             ++cases;
           }
       }
@@ -317,7 +355,8 @@ TEST_CASE("GPU vote kernel (emulated) equals host::vote for every P, plane count
             sv::host::vote(in.data(), stride, words, p, firstWord, want.data() + 2);
             for (unsigned mb : kMaxBlocks) {
               std::vector<uint64_t> got(words * outPlanes + 4, kGuard);
-              emuVote(in.data(), stride, words, p, firstWord, got.data() + 2, mb);
+              const PageEndCopy ine(in.data(), (stride * (P - 1) + words * inPlanes) * 8);
+              emuVote(ine.get<uint64_t>(), stride, words, p, firstWord, got.data() + 2, mb);
               INFO("P=" << P << " inPlanes=" << inPlanes << " tie=" << tie << " outPlanes=" << outPlanes
                         << " words=" << words << " maxBlocks=" << mb);
               REQUIRE(got == want);
@@ -344,7 +383,8 @@ TEST_CASE("GPU unpack kernel (emulated) equals host::unpack: every dtype, planes
             sv::host::unpack(in.data(), planes, n, dt, bits, want.data());
             for (unsigned mb : {1u, 100000u}) {
               memset(got.store.data(), 0xA5, got.store.size() * 16);
-              emuUnpackDt(in.data(), planes, n, dt, bits, got.data(), nullptr, mb);
+              const PageEndCopy ine(in.data(), words * planes * 8);
+              emuUnpackDt(ine.get<uint64_t>(), planes, n, dt, bits, got.data(), nullptr, mb);
               INFO(ref::dtLabel(dt) << " scale=" << scale << " n=" << n << " offset=" << offset
                                     << " planes=" << planes << " maxBlocks=" << mb);
               // Whole storage: the range and the guards around it.
@@ -400,7 +440,8 @@ TEST_CASE("GPU voteUnpack kernel (emulated) equals host::vote then host::unpack"
             sv::host::unpack(voted.data(), outPlanes, n, dt, bits, want.data());
             for (unsigned mb : {1u, 100000u}) {
               memset(got.store.data(), 0xA5, got.store.size() * 16);
-              emuVoteUnpackDt(in.data(), stride, words, p, firstWord, n, dt, bits, got.data(), nullptr, mb);
+              const PageEndCopy ine(in.data(), (stride * (P - 1) + words * inPlanes) * 8);
+              emuVoteUnpackDt(ine.get<uint64_t>(), stride, words, p, firstWord, n, dt, bits, got.data(), nullptr, mb);
               INFO(ref::dtLabel(dt) << " P=" << P << " inPlanes=" << inPlanes << " tie=" << tie
                                     << " outPlanes=" << outPlanes << " n=" << n << " words=" << words
                                     << " offset=" << offset << " maxBlocks=" << mb);
