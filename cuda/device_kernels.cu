@@ -67,9 +67,17 @@ __global__ void __launch_bounds__(kBlockThreads)
   unsigned long long nans = 0;
   for (size_t c = kern::chunkBegin(t); c < chunks; c += kern::chunkStep(t)) {
     uint64_t s[kUnroll], v[kUnroll];
+    if (kern::packIterationFull<U>(c, n, vec)) {  // warp-uniform
+      kern::Vec16<U> e[kUnroll];
 #pragma unroll
-    for (int k = 0; k < kUnroll; ++k)
-      nans += kern::packSlot<U, K>(x, n, (c + k) * kWarp + lane, vec, &s[k], &v[k]);
+      for (int k = 0; k < kUnroll; ++k) kern::packLoadFull<U>(x, (c + k) * kWarp + lane, &e[k]);
+#pragma unroll
+      for (int k = 0; k < kUnroll; ++k) nans += kern::packBits<U, K>(e[k], (c + k) * kWarp + lane, &s[k], &v[k]);
+    } else {
+#pragma unroll
+      for (int k = 0; k < kUnroll; ++k)
+        nans += kern::packSlot<U, K>(x, n, (c + k) * kWarp + lane, vec, &s[k], &v[k]);
+    }
 #pragma unroll
     for (int k = 0; k < kUnroll; ++k) {
       const uint64_t sw = groupOr<L>(s[k]);

@@ -103,29 +103,53 @@ SV_HOST_DEVICE unsigned slotBlocks(size_t slots, unsigned maxBlocks) {
 }
 
 // ---- Pack ------------------------------------------------------------------
-// Lane part of pack for one slot: the sign and voting bits of its (up to) E
-// elements, already shifted to their place in the word, and its NaN count.
+// The fast path of a warp iteration (chunks c .. c+kUnroll-1): x is 16-byte
+// aligned and every slot of the iteration lies wholly inside n, so each lane
+// issues its kUnroll vector loads back to back (packLoadFull) before any
+// bit work (packBits). Otherwise every slot goes through packSlot, whose
+// bounds checks are branches the compiler cannot hoist loads across.
+template <typename U>
+SV_HOST_DEVICE bool packIterationFull(size_t chunk, size_t n, bool vec) {
+  return vec && (chunk + kUnroll) * kWarp * static_cast<size_t>(Slot<U>::kElems) <= n;
+}
+template <typename U>
+SV_HOST_DEVICE void packLoadFull(const U* x, size_t slot, Vec16<U>* e) {
+  load16(x + slot * Slot<U>::kElems, e);
+}
+// The bits of one whole slot, shifted to their place in the word (bit
+// E x (slot mod L)); returns its NaN count.
+template <typename U, typename K>
+SV_HOST_DEVICE int packBits(const Vec16<U>& e, size_t slot, uint64_t* sign, uint64_t* voting) {
+  constexpr int E = Slot<U>::kElems, L = Slot<U>::kLanes;
+  uint64_t s, v;
+  const int nans = packWord<U, K>(e.e, E, &s, &v);
+  const int shift = static_cast<int>(slot % L) * E;
+  *sign = s << shift;
+  *voting = v << shift;
+  return nans;
+}
+
+// Lane part of pack for one slot, any slot: the sign and voting bits of its
+// (up to) E elements, shifted to their place in the word, and its NaN count.
 // Reads nothing at or past n. vec: x is 16-byte aligned (then every full
 // slot is, since slots start at multiples of 16 bytes from x).
 template <typename U, typename K>
 SV_HOST_DEVICE int packSlot(const U* x, size_t n, size_t slot, bool vec, uint64_t* sign, uint64_t* voting) {
   constexpr int E = Slot<U>::kElems, L = Slot<U>::kLanes;
   const size_t first = slot * E;
+  if (first < n && n - first >= static_cast<size_t>(E)) {
+    Vec16<U> e;
+    if (vec) {
+      load16(x + first, &e);
+    } else {
+      for (int j = 0; j < E; ++j) e.e[j] = x[first + j];
+    }
+    return packBits<U, K>(e, slot, sign, voting);
+  }
   uint64_t s = 0, v = 0;
   int nans = 0;
-  if (first < n) {
-    if (n - first >= static_cast<size_t>(E)) {
-      Vec16<U> e;
-      if (vec) {
-        load16(x + first, &e);
-      } else {
-        for (int j = 0; j < E; ++j) e.e[j] = x[first + j];
-      }
-      nans = packWord<U, K>(e.e, E, &s, &v);
-    } else {  // the last, partial slot: bits past n stay 0
-      nans = packWord<U, K>(x + first, static_cast<int>(n - first), &s, &v);
-    }
-  }
+  if (first < n)  // the last, partial slot: bits past n stay 0
+    nans = packWord<U, K>(x + first, static_cast<int>(n - first), &s, &v);
   const int shift = static_cast<int>(slot % L) * E;
   *sign = s << shift;
   *voting = v << shift;

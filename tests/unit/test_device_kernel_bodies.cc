@@ -58,8 +58,12 @@ void groupOrEmu(uint64_t (&v)[kWarp]) {
 }
 
 // ---- Emulated launches (mirror the kernels of cuda/device_kernels.cu) ------
+// Iterations that took the pack kernel's all-full fast path (for coverage).
+size_t gPackFastIterations = 0;
+
 template <typename U, typename K>
 void emuPack(const void* xv, size_t n, int planes, uint64_t* out, unsigned long long* nanCount, unsigned mb) {
+  size_t* fastIterations = &gPackFastIterations;
   constexpr int L = Slot<U>::kLanes;
   const U* x = static_cast<const U*>(xv);
   const bool vec = aligned16(xv);
@@ -74,9 +78,19 @@ void emuPack(const void* xv, size_t n, int planes, uint64_t* out, unsigned long 
       unsigned long long nans[kWarp] = {0};
       for (size_t c = begin; c < chunks; c += step) {
         uint64_t s[kUnroll][kWarp], v[kUnroll][kWarp];
-        for (int lane = 0; lane < kWarp; ++lane)
-          for (int k = 0; k < kUnroll; ++k)
-            nans[lane] += packSlot<U, K>(x, n, (c + k) * kWarp + lane, vec, &s[k][lane], &v[k][lane]);
+        if (packIterationFull<U>(c, n, vec)) {
+          ++*fastIterations;
+          for (int lane = 0; lane < kWarp; ++lane) {
+            Vec16<U> e[kUnroll];
+            for (int k = 0; k < kUnroll; ++k) packLoadFull<U>(x, (c + k) * kWarp + lane, &e[k]);
+            for (int k = 0; k < kUnroll; ++k)
+              nans[lane] += packBits<U, K>(e[k], (c + k) * kWarp + lane, &s[k][lane], &v[k][lane]);
+          }
+        } else {
+          for (int lane = 0; lane < kWarp; ++lane)
+            for (int k = 0; k < kUnroll; ++k)
+              nans[lane] += packSlot<U, K>(x, n, (c + k) * kWarp + lane, vec, &s[k][lane], &v[k][lane]);
+        }
         for (int k = 0; k < kUnroll; ++k) {
           groupOrEmu<L>(s[k]);
           if (planes == 2) groupOrEmu<L>(v[k]);
@@ -285,6 +299,8 @@ TEST_CASE("GPU pack kernel (emulated launch) equals host::pack, NaN count fused"
     }
   }
   CHECK(cases > 500);
+  // Both the fast (all slots whole and aligned) and the general path ran.
+  CHECK(gPackFastIterations > 100);
 }
 
 TEST_CASE("GPU pack kernel (emulated) on all-adversarial inputs: NaN payloads, +-0, +-inf, denormals, max finite",
