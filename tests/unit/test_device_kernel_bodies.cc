@@ -481,3 +481,31 @@ TEST_CASE("GPU kernel launch geometry: grids never exceed the cap and cover the 
       if (v < mb) CHECK(size_t{v} * kBlockThreads >= units);
     }
 }
+
+TEST_CASE("packWord16x8 (two 16-bit elements per operation) equals packWord for every pattern at every position",
+          "[device_kernels][emulated]") {
+  ref::Rng rng(16);
+  size_t bad = 0;
+  for (int bf = 0; bf < 2; ++bf) {
+    for (uint32_t u = 0; u < 65536; ++u)
+      for (int pos = 0; pos < 8; ++pos) {
+        Vec16<uint16_t> e;
+        for (int j = 0; j < 8; ++j) e.e[j] = static_cast<uint16_t>(rng.next());
+        e.e[pos] = static_cast<uint16_t>(u);
+        uint64_t s1, v1, s2, v2;
+        int n1, n2;
+        if (bf) {
+          n1 = sv::packWord<uint16_t, sv::Bf16Bits>(e.e, 8, &s1, &v1);
+          n2 = packWord16x8<sv::Bf16Bits>(e.e, &s2, &v2);
+        } else {
+          n1 = sv::packWord<uint16_t, sv::FloatBits<uint16_t>>(e.e, 8, &s1, &v1);
+          n2 = packWord16x8<sv::FloatBits<uint16_t>>(e.e, &s2, &v2);
+        }
+        if ((s1 != s2 || v1 != v2 || n1 != n2) && bad++ < 5)
+          FAIL_CHECK((bf ? "bf16" : "fp16") << " value " << ref::hex(u) << " at " << pos << ": sign " << ref::hex(s2)
+                                            << " want " << ref::hex(s1) << ", voting " << ref::hex(v2) << " want "
+                                            << ref::hex(v1) << ", NaNs " << n2 << " want " << n1);
+      }
+  }
+  CHECK(bad == 0);
+}
