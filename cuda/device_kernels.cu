@@ -108,10 +108,13 @@ __global__ void __launch_bounds__(kBlockThreads)
     kern::voteOne(in, rankStride, p, firstWord, w, out);
 }
 
-template <typename U>
+// The plane count is a template parameter, so with 1 plane the "nonzero"
+// selects fold away.
+template <typename U, int Planes>
 __global__ void __launch_bounds__(kBlockThreads)
-    unpackKernel(const uint64_t* __restrict__ in, int planes, size_t n, U pos, U neg, U* __restrict__ out, bool vec,
+    unpackKernel(const uint64_t* __restrict__ in, size_t n, U pos, U neg, U* __restrict__ out, bool vec,
                  const unsigned long long* skipIfNonzero) {
+  constexpr int planes = Planes;
   if (gateClosed(skipIfNonzero)) return;
   const ThreadIdx t = threadIdxNow();
   const int lane = kern::laneOf(t);
@@ -198,9 +201,13 @@ cudaError_t unpackT(const uint64_t* in, int planes, size_t n, const OutputBits& 
   cudaError_t e = maxBlocks(&mb);
   if (e != cudaSuccess) return e;
   const unsigned blocks = kern::slotBlocks(kern::slotsOf<U>(n), mb);
-  unpackKernel<U><<<blocks, kBlockThreads, 0, stream>>>(in, planes, n, static_cast<U>(bits.pos),
-                                                         static_cast<U>(bits.neg), static_cast<U*>(out),
-                                                         aligned16(out), skipIfNonzero);
+  const U pos = static_cast<U>(bits.pos), neg = static_cast<U>(bits.neg);
+  if (planes == 1)
+    unpackKernel<U, 1><<<blocks, kBlockThreads, 0, stream>>>(in, n, pos, neg, static_cast<U*>(out), aligned16(out),
+                                                             skipIfNonzero);
+  else
+    unpackKernel<U, 2><<<blocks, kBlockThreads, 0, stream>>>(in, n, pos, neg, static_cast<U*>(out), aligned16(out),
+                                                             skipIfNonzero);
   return cudaGetLastError();
 }
 
