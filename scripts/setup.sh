@@ -24,6 +24,18 @@ if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>
   exit 0
 fi
 
+# cuobjdump lists the GPU code in libsignvote.so (ctest cuda_fatbin_archs).
+# Where nvcc is but cuobjdump is not (CUDA toolkits without it), install
+# NVIDIA's build from PyPI into /opt/nvidia-cuobjdump; without it that test
+# skips. Best effort: never fails the setup.
+if { command -v nvcc >/dev/null 2>&1 || [ -x /usr/local/cuda/bin/nvcc ]; } &&
+   ! command -v cuobjdump >/dev/null 2>&1 && [ ! -x /usr/local/cuda/bin/cuobjdump ] &&
+   [ ! -x /opt/nvidia-cuobjdump/nvidia/cu13/bin/cuobjdump ] && [ "$(id -u)" = 0 ]; then
+  echo "setup: installing cuobjdump (PyPI nvidia-cuda-cuobjdump) into /opt/nvidia-cuobjdump"
+  PIP_ROOT_USER_ACTION=ignore python3 -m pip install --quiet --disable-pip-version-check --target /opt/nvidia-cuobjdump \
+    nvidia-cuda-cuobjdump==13.2.86 || echo "setup: cuobjdump not installed (ctest cuda_fatbin_archs will skip)" >&2
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

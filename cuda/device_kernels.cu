@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: MIT
+// The GPU kernels of cuda/device_kernels.h. The per-lane work is in
+// kernel_bodies.h (shared with the host emulation test); this file holds the
+// kernels' loops, the cross-lane steps (warp shuffles, the block's NaN sum)
+// and the launchers. Design notes: docs/gpu-kernels.md.
+#include "device_kernels.h"
+
+#include <cuda_runtime.h>
+
+#include <atomic>
+
+#include "kernel_bodies.h"
+
+namespace sv {
+namespace device {
+namespace {
+
+using kern::kBlockThreads;
+using kern::kUnroll;
+using kern::kWarp;
+using kern::Slot;
+using kern::ThreadIdx;
+
+constexpr unsigned kFullMask = 0xffffffffu;
+
+__device__ __forceinline__ ThreadIdx threadIdxNow() {
+  return ThreadIdx{gridDim.x, blockIdx.x, threadIdx.x};
+}
+
+// OR across the L lanes of one word (L divides 32; partners stay in the group).
+template <int L>
+__device__ __forceinline__ uint64_t groupOr(uint64_t v) {
+#pragma unroll
+  for (int o = L / 2; o > 0; o >>= 1) v |= __shfl_xor_sync(kFullMask, v, o);
+  return v;
+}
+
+// Sum of every thread's count, added to *total with one atomicAdd per block.
+// Every thread of the block must call it.
+__device__ __forceinline__ void blockAddNans(unsigned long long mine, unsigned long long* total) {
+  __shared__ unsigned long long warpSums[kern::kWarpsPerBlock];
+#pragma unroll
+  for (int o = kWarp / 2; o > 0; o >>= 1) mine += __shfl_down_sync(kFullMask, mine, o);
+  if (threadIdx.x % kWarp == 0) warpSums[threadIdx.x / kWarp] = mine;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    unsigned long long s = 0;
+#pragma unroll
+    for (int i = 0; i < kern::kWarpsPerBlock; ++i) s += warpSums[i];
+    if (s) atomicAdd(total, s);
+  }
+}
+
+__device__ __forceinline__ bool gateClosed(const unsigned long long* skipIfNonzero) {
+  return skipIfNonzero != nullptr && *skipIfNonzero != 0;
+}
+
+// ---- Kernels ---------------------------------------------------------------
+template <typename U, typename K, int Planes>
+__global__ void __launch_bounds__(kBlockThreads)
+    packKernel(const U* __restrict__ x, size_t n, uint64_t* __restrict__ out, unsigned long long* nanCount,
+               bool vec) {
+  constexpr int L = Slot<U>::kLanes;
+  const ThreadIdx t = threadIdxNow();
+  const int lane = kern::laneOf(t);
+  const size_t chunks = kern::chunksOf(kern::slotsOf<U>(n));
+  unsigned long long nans = 0;
+  for (size_t c = kern::chunkBegin(t); c < chunks; c += kern::chunkStep(t)) {
+    uint64_t s[kUnroll], v[kUnroll];
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k)
+      nans += kern::packSlot<U, K>(x, n, (c + k) * kWarp + lane, vec, &s[k], &v[k]);
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) {
+      const uint64_t sw = groupOr<L>(s[k]);
+      const uint64_t vw = Planes == 2 ? groupOr<L>(v[k]) : 0;
+      kern::packStore<U>((c + k) * kWarp + lane, n, Planes, sw, vw, out);
+    }
+  }
+  if (nanCount != nullptr) blockAddNans(nans, nanCount);
+}
+
+__global__ void __launch_bounds__(kBlockThreads)
+    voteKernel(const uint64_t* __restrict__ in, size_t rankStride, size_t words, VoteParams p, uint64_t firstWord,
+               uint64_t* __restrict__ out) {
+  const ThreadIdx t = threadIdxNow();
+  for (size_t w = kern::threadOf(t); w < words; w += kern::threadsIn(t))
+    kern::voteOne(in, rankStride, p, firstWord, w, out);
+}
+
+template <typename U>
+__global__ void __launch_bounds__(kBlockThreads)
+    unpackKernel(const uint64_t* __restrict__ in, int planes, size_t n, U pos, U neg, U* __restrict__ out, bool vec,
+                 const unsigned long long* skipIfNonzero) {
+  if (gateClosed(skipIfNonzero)) return;
+  const ThreadIdx t = threadIdxNow();
+  const int lane = kern::laneOf(t);
+  const size_t chunks = kern::chunksOf(kern::slotsOf<U>(n));
+  for (size_t c = kern::chunkBegin(t); c < chunks; c += kern::chunkStep(t)) {
+    uint64_t s[kUnroll], z[kUnroll];
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) kern::unpackLoad<U>(in, planes, n, (c + k) * kWarp + lane, &s[k], &z[k]);
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) kern::unpackSlot<U>(s[k], z[k], pos, neg, n, (c + k) * kWarp + lane, vec, out);
+  }
+}
+
+template <typename U>
+__global__ void __launch_bounds__(kBlockThreads)
+    voteUnpackKernel(const uint64_t* __restrict__ in, size_t rankStride, size_t words, VoteParams p,
+                     uint64_t firstWord, size_t n, U pos, U neg, U* __restrict__ out, bool vec,
+                     const unsigned long long* skipIfNonzero) {
+  constexpr int L = Slot<U>::kLanes;
+  if (gateClosed(skipIfNonzero)) return;
+  const ThreadIdx t = threadIdxNow();
+  const int lane = kern::laneOf(t);
+  const size_t chunks = kern::chunksOf(words);
+  for (size_t c = kern::warpOf(t); c < chunks; c += kern::warpsIn(t)) {
+    uint64_t sign, nonzero;
+    kern::voteUnpackVote(in, rankStride, words, p, firstWord, c, lane, &sign, &nonzero);
+#pragma unroll 4
+    for (int q = 0; q < L; ++q) {
+      const int src = kern::voteUnpackSource<U>(q, lane);
+      const size_t slot = kern::voteUnpackSlot<U>(c, q, lane);
+      const int shift = kern::slotShift<U>(slot);
+      const uint64_t s = __shfl_sync(kFullMask, sign, src) >> shift;
+      const uint64_t z = __shfl_sync(kFullMask, nonzero, src) >> shift;
+      kern::unpackSlot<U>(s, z, pos, neg, n, slot, vec, out);
+    }
+  }
+}
+
+// ---- Launch helpers --------------------------------------------------------
+// Blocks that fill the current device: kBlocksPerSm per SM (cached per device).
+cudaError_t maxBlocks(unsigned* blocks) {
+  static std::atomic<int> smCount[64];
+  int dev = 0;
+  cudaError_t e = cudaGetDevice(&dev);
+  if (e != cudaSuccess) return e;
+  int sms = dev >= 0 && dev < 64 ? smCount[dev].load(std::memory_order_relaxed) : 0;
+  if (sms == 0) {
+    e = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev);
+    if (e != cudaSuccess) return e;
+    if (sms <= 0) sms = 1;
+    if (dev >= 0 && dev < 64) smCount[dev].store(sms, std::memory_order_relaxed);
+  }
+  *blocks = static_cast<unsigned>(sms) * kern::kBlocksPerSm;
+  return cudaSuccess;
+}
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+bool votePlanesValid(const VoteParams& p) {
+  return p.nranks >= 1 && p.nranks < (1 << kMaxCounterBits) && (p.inPlanes == 1 || p.inPlanes == 2) &&
+         (p.outPlanes == 1 || p.outPlanes == 2) && p.tie >= kTiePositive && p.tie <= kTieRandom;
+}
+
+template <typename U, typename K>
+cudaError_t packT(const void* x, size_t n, int planes, uint64_t* out, unsigned long long* nanCount,
+                  cudaStream_t stream) {
+  unsigned mb = 0;
+  cudaError_t e = maxBlocks(&mb);
+  if (e != cudaSuccess) return e;
+  const unsigned blocks = kern::slotBlocks(kern::slotsOf<U>(n), mb);
+  const U* xs = static_cast<const U*>(x);
+  if (planes == 1)
+    packKernel<U, K, 1><<<blocks, kBlockThreads, 0, stream>>>(xs, n, out, nanCount, aligned16(x));
+  else
+    packKernel<U, K, 2><<<blocks, kBlockThreads, 0, stream>>>(xs, n, out, nanCount, aligned16(x));
+  return cudaGetLastError();
+}
+
+template <typename U>
+cudaError_t unpackT(const uint64_t* in, int planes, size_t n, const OutputBits& bits, void* out,
+                    const unsigned long long* skipIfNonzero, cudaStream_t stream) {
+  unsigned mb = 0;
+  cudaError_t e = maxBlocks(&mb);
+  if (e != cudaSuccess) return e;
+  const unsigned blocks = kern::slotBlocks(kern::slotsOf<U>(n), mb);
+  unpackKernel<U><<<blocks, kBlockThreads, 0, stream>>>(in, planes, n, static_cast<U>(bits.pos),
+                                                         static_cast<U>(bits.neg), static_cast<U*>(out),
+                                                         aligned16(out), skipIfNonzero);
+  return cudaGetLastError();
+}
+
+template <typename U>
+cudaError_t voteUnpackT(const uint64_t* in, size_t rankStride, size_t words, const VoteParams& p,
+                        uint64_t firstWord, size_t n, const OutputBits& bits, void* out,
+                        const unsigned long long* skipIfNonzero, cudaStream_t stream) {
+  unsigned mb = 0;
+  cudaError_t e = maxBlocks(&mb);
+  if (e != cudaSuccess) return e;
+  const unsigned blocks = kern::voteUnpackBlocks(words, mb);
+  voteUnpackKernel<U><<<blocks, kBlockThreads, 0, stream>>>(in, rankStride, words, p, firstWord, n,
+                                                             static_cast<U>(bits.pos), static_cast<U>(bits.neg),
+                                                             static_cast<U*>(out), aligned16(out), skipIfNonzero);
+  return cudaGetLastError();
+}
+
+}  // namespace
+
+cudaError_t pack(const void* x, size_t n, svDataType_t dt, int planes, uint64_t* out,
+                 unsigned long long* nanCount, cudaStream_t stream) {
+  if (!dtValid(dt) || (planes != 1 && planes != 2)) return cudaErrorInvalidValue;
+  if (n == 0) return cudaSuccess;
+  if (x == nullptr || out == nullptr) return cudaErrorInvalidValue;
+  switch (dt) {
+    case svFloat16: return packT<uint16_t, FloatBits<uint16_t>>(x, n, planes, out, nanCount, stream);
+    case svBfloat16: return packT<uint16_t, Bf16Bits>(x, n, planes, out, nanCount, stream);
+    case svFloat32: return packT<uint32_t, FloatBits<uint32_t>>(x, n, planes, out, nanCount, stream);
+    case svFloat64: return packT<uint64_t, FloatBits<uint64_t>>(x, n, planes, out, nanCount, stream);
+  }
+  return cudaErrorInvalidValue;
+}
+
+cudaError_t vote(const uint64_t* in, size_t rankStride, size_t words, const VoteParams& p, uint64_t firstWord,
+                 uint64_t* out, cudaStream_t stream) {
+  if (!votePlanesValid(p)) return cudaErrorInvalidValue;
+  if (words == 0) return cudaSuccess;
+  if (in == nullptr || out == nullptr) return cudaErrorInvalidValue;
+  unsigned mb = 0;
+  cudaError_t e = maxBlocks(&mb);
+  if (e != cudaSuccess) return e;
+  voteKernel<<<kern::voteBlocks(words, mb), kBlockThreads, 0, stream>>>(in, rankStride, words, p, firstWord, out);
+  return cudaGetLastError();
+}
+
+cudaError_t unpack(const uint64_t* in, int planes, size_t n, svDataType_t dt, const OutputBits& bits, void* out,
+                   const unsigned long long* skipIfNonzero, cudaStream_t stream) {
+  if (!dtValid(dt) || (planes != 1 && planes != 2)) return cudaErrorInvalidValue;
+  if (n == 0) return cudaSuccess;
+  if (in == nullptr || out == nullptr) return cudaErrorInvalidValue;
+  switch (dt) {
+    case svFloat16:
+    case svBfloat16: return unpackT<uint16_t>(in, planes, n, bits, out, skipIfNonzero, stream);
+    case svFloat32: return unpackT<uint32_t>(in, planes, n, bits, out, skipIfNonzero, stream);
+    case svFloat64: return unpackT<uint64_t>(in, planes, n, bits, out, skipIfNonzero, stream);
+  }
+  return cudaErrorInvalidValue;
+}
+
+cudaError_t voteUnpack(const uint64_t* in, size_t rankStride, size_t words, const VoteParams& p, uint64_t firstWord,
+                       size_t n, svDataType_t dt, const OutputBits& bits, void* out,
+                       const unsigned long long* skipIfNonzero, cudaStream_t stream) {
+  if (!dtValid(dt) || !votePlanesValid(p) || n > words * static_cast<size_t>(kWordBits)) return cudaErrorInvalidValue;
+  if (n == 0) return cudaSuccess;
+  if (in == nullptr || out == nullptr) return cudaErrorInvalidValue;
+  switch (dt) {
+    case svFloat16:
+    case svBfloat16: return voteUnpackT<uint16_t>(in, rankStride, words, p, firstWord, n, bits, out, skipIfNonzero, stream);
+    case svFloat32: return voteUnpackT<uint32_t>(in, rankStride, words, p, firstWord, n, bits, out, skipIfNonzero, stream);
+    case svFloat64: return voteUnpackT<uint64_t>(in, rankStride, words, p, firstWord, n, bits, out, skipIfNonzero, stream);
+  }
+  return cudaErrorInvalidValue;
+}
+
+}  // namespace device
+}  // namespace sv

@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: MIT
+// Host equivalence of the GPU kernels without a GPU: each kernel of
+// cuda/device_kernels.cu is emulated launch by launch (every block, every
+// warp, every lane, every grid-stride iteration) over the same per-lane
+// bodies and index math (cuda/kernel_bodies.h) the device runs; the only
+// parts re-written here are the cross-lane steps, modelled exactly (the
+// shfl_xor butterfly, shfl broadcasts, the block's NaN sum and its one
+// atomicAdd). The emulated results must equal sv::host::pack / vote / unpack
+// bit for bit, with nothing written outside the range, on random and
+// adversarial inputs, every datatype, plane count, tie policy and many
+// sizes and grid sizes (one block, a few, many).
+#include <catch2/catch.hpp>
+
+#include <stdint.h>
+#include <string.h>
+
+#include <string>
+#include <vector>
+
+#include "bitlogic.h"
+#include "datatype.h"
+#include "host_kernels.h"
+#include "kernel_bodies.h"
+#include "unit_reference.h"
+
+namespace {
+
+using sv::VoteParams;
+using namespace sv::kern;
+
+const svDataType_t kTypes[] = {svFloat16, svBfloat16, svFloat32, svFloat64};
+constexpr uint64_t kGuard = 0xC0FFEE1234567890ull;
+// Grid caps: one block (everything through the grid-stride loop), a few
+// blocks, and more blocks than the work needs (one iteration per warp).
+const unsigned kMaxBlocks[] = {1, 3, 100000};
+
+bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
+
+// Every lane of a warp must agree on a loop bound (the kernels rely on it).
+template <typename F>
+size_t warpUniform(unsigned grid, unsigned block, int warp, F f) {
+  const size_t v = f(ThreadIdx{grid, block, static_cast<unsigned>(warp * kWarp)});
+  for (int lane = 1; lane < kWarp; ++lane)
+    REQUIRE(f(ThreadIdx{grid, block, static_cast<unsigned>(warp * kWarp + lane)}) == v);
+  return v;
+}
+
+// __shfl_xor_sync butterfly of groupOr<L>, on the 32 lanes' values.
+template <int L>
+void groupOrEmu(uint64_t (&v)[kWarp]) {
+  for (int o = L / 2; o > 0; o >>= 1) {
+    uint64_t next[kWarp];
+    for (int lane = 0; lane < kWarp; ++lane) next[lane] = v[lane] | v[lane ^ o];
+    memcpy(v, next, sizeof(v));
+  }
+}
+
+// ---- Emulated launches (mirror the kernels of cuda/device_kernels.cu) ------
+template <typename U, typename K>
+void emuPack(const void* xv, size_t n, int planes, uint64_t* out, unsigned long long* nanCount, unsigned mb) {
+  constexpr int L = Slot<U>::kLanes;
+  const U* x = static_cast<const U*>(xv);
+  const bool vec = aligned16(xv);
+  const unsigned grid = slotBlocks(slotsOf<U>(n), mb);
+  REQUIRE(grid <= mb);
+  const size_t chunks = chunksOf(slotsOf<U>(n));
+  for (unsigned b = 0; b < grid; ++b) {
+    unsigned long long blockNans = 0;
+    for (int wp = 0; wp < kWarpsPerBlock; ++wp) {
+      const size_t begin = warpUniform(grid, b, wp, chunkBegin);
+      const size_t step = warpUniform(grid, b, wp, chunkStep);
+      unsigned long long nans[kWarp] = {0};
+      for (size_t c = begin; c < chunks; c += step) {
+        uint64_t s[kUnroll][kWarp], v[kUnroll][kWarp];
+        for (int lane = 0; lane < kWarp; ++lane)
+          for (int k = 0; k < kUnroll; ++k)
+            nans[lane] += packSlot<U, K>(x, n, (c + k) * kWarp + lane, vec, &s[k][lane], &v[k][lane]);
+        for (int k = 0; k < kUnroll; ++k) {
+          groupOrEmu<L>(s[k]);
+          if (planes == 2) groupOrEmu<L>(v[k]);
+          for (int lane = 0; lane < kWarp; ++lane)
+            packStore<U>((c + k) * kWarp + lane, n, planes, s[k][lane], planes == 2 ? v[k][lane] : 0, out);
+        }
+      }
+      for (int lane = 0; lane < kWarp; ++lane) blockNans += nans[lane];
+    }
+    if (nanCount != nullptr && blockNans) *nanCount += blockNans;  // the block's atomicAdd
+  }
+}
+
+void emuVote(const uint64_t* in, size_t rankStride, size_t words, const VoteParams& p, uint64_t firstWord,
+             uint64_t* out, unsigned mb) {
+  const unsigned grid = voteBlocks(words, mb);
+  REQUIRE(grid <= mb);
+  for (unsigned b = 0; b < grid; ++b)
+    for (unsigned th = 0; th < static_cast<unsigned>(kBlockThreads); ++th) {
+      const ThreadIdx t{grid, b, th};
+      for (size_t w = threadOf(t); w < words; w += threadsIn(t)) voteOne(in, rankStride, p, firstWord, w, out);
+    }
+}
+
+template <typename U>
+void emuUnpack(const uint64_t* in, int planes, size_t n, const sv::OutputBits& bits, void* outv,
+               const unsigned long long* skipIfNonzero, unsigned mb) {
+  U* out = static_cast<U*>(outv);
+  const bool vec = aligned16(outv);
+  const unsigned grid = slotBlocks(slotsOf<U>(n), mb);
+  REQUIRE(grid <= mb);
+  if (skipIfNonzero != nullptr && *skipIfNonzero != 0) return;  // every thread's gate
+  const U pos = static_cast<U>(bits.pos), neg = static_cast<U>(bits.neg);
+  const size_t chunks = chunksOf(slotsOf<U>(n));
+  for (unsigned b = 0; b < grid; ++b)
+    for (int wp = 0; wp < kWarpsPerBlock; ++wp) {
+      const size_t begin = warpUniform(grid, b, wp, chunkBegin);
+      const size_t step = warpUniform(grid, b, wp, chunkStep);
+      for (size_t c = begin; c < chunks; c += step) {
+        // All loads of the iteration before its stores, as in the kernel.
+        uint64_t s[kUnroll][kWarp], z[kUnroll][kWarp];
+        for (int lane = 0; lane < kWarp; ++lane)
+          for (int k = 0; k < kUnroll; ++k) unpackLoad<U>(in, planes, n, (c + k) * kWarp + lane, &s[k][lane], &z[k][lane]);
+        for (int lane = 0; lane < kWarp; ++lane)
+          for (int k = 0; k < kUnroll; ++k)
+            unpackSlot<U>(s[k][lane], z[k][lane], pos, neg, n, (c + k) * kWarp + lane, vec, out);
+      }
+    }
+}
+
+template <typename U>
+void emuVoteUnpack(const uint64_t* in, size_t rankStride, size_t words, const VoteParams& p, uint64_t firstWord,
+                   size_t n, const sv::OutputBits& bits, void* outv, const unsigned long long* skipIfNonzero,
+                   unsigned mb) {
+  constexpr int L = Slot<U>::kLanes;
+  U* out = static_cast<U*>(outv);
+  const bool vec = aligned16(outv);
+  const unsigned grid = voteUnpackBlocks(words, mb);
+  REQUIRE(grid <= mb);
+  if (skipIfNonzero != nullptr && *skipIfNonzero != 0) return;
+  const U pos = static_cast<U>(bits.pos), neg = static_cast<U>(bits.neg);
+  const size_t chunks = chunksOf(words);
+  for (unsigned b = 0; b < grid; ++b)
+    for (int wp = 0; wp < kWarpsPerBlock; ++wp) {
+      const size_t begin = warpUniform(grid, b, wp, warpOf);
+      const size_t step = warpUniform(grid, b, wp, warpsIn);
+      for (size_t c = begin; c < chunks; c += step) {
+        uint64_t sign[kWarp], nonzero[kWarp];
+        for (int lane = 0; lane < kWarp; ++lane)
+          voteUnpackVote(in, rankStride, words, p, firstWord, c, lane, &sign[lane], &nonzero[lane]);
+        for (int q = 0; q < L; ++q)
+          for (int lane = 0; lane < kWarp; ++lane) {
+            const int src = voteUnpackSource<U>(q, lane);
+            REQUIRE((src >= 0 && src < kWarp));
+            const size_t slot = voteUnpackSlot<U>(c, q, lane);
+            const int shift = slotShift<U>(slot);
+            unpackSlot<U>(sign[src] >> shift, nonzero[src] >> shift, pos, neg, n, slot, vec, out);
+          }
+      }
+    }
+}
+
+// Datatype dispatch, as in the launchers.
+void emuPackDt(const void* x, size_t n, svDataType_t dt, int planes, uint64_t* out, unsigned long long* nans,
+               unsigned mb) {
+  switch (dt) {
+    case svFloat16: return emuPack<uint16_t, sv::FloatBits<uint16_t>>(x, n, planes, out, nans, mb);
+    case svBfloat16: return emuPack<uint16_t, sv::Bf16Bits>(x, n, planes, out, nans, mb);
+    case svFloat32: return emuPack<uint32_t, sv::FloatBits<uint32_t>>(x, n, planes, out, nans, mb);
+    case svFloat64: return emuPack<uint64_t, sv::FloatBits<uint64_t>>(x, n, planes, out, nans, mb);
+  }
+}
+void emuUnpackDt(const uint64_t* in, int planes, size_t n, svDataType_t dt, const sv::OutputBits& bits, void* out,
+                 const unsigned long long* skip, unsigned mb) {
+  switch (dt) {
+    case svFloat16:
+    case svBfloat16: return emuUnpack<uint16_t>(in, planes, n, bits, out, skip, mb);
+    case svFloat32: return emuUnpack<uint32_t>(in, planes, n, bits, out, skip, mb);
+    case svFloat64: return emuUnpack<uint64_t>(in, planes, n, bits, out, skip, mb);
+  }
+}
+void emuVoteUnpackDt(const uint64_t* in, size_t stride, size_t words, const VoteParams& p, uint64_t firstWord,
+                     size_t n, svDataType_t dt, const sv::OutputBits& bits, void* out, const unsigned long long* skip,
+                     unsigned mb) {
+  switch (dt) {
+    case svFloat16:
+    case svBfloat16: return emuVoteUnpack<uint16_t>(in, stride, words, p, firstWord, n, bits, out, skip, mb);
+    case svFloat32: return emuVoteUnpack<uint32_t>(in, stride, words, p, firstWord, n, bits, out, skip, mb);
+    case svFloat64: return emuVoteUnpack<uint64_t>(in, stride, words, p, firstWord, n, bits, out, skip, mb);
+  }
+}
+
+// ---- Inputs ----------------------------------------------------------------
+// Element counts: empty, one, slot and word edges of every width (8, 4 and 2
+// elements a slot), tails of every length class, and sizes spanning several
+// blocks and grid-stride iterations (a block iteration is 1024 slots).
+std::vector<size_t> sizes() {
+  std::vector<size_t> v = {0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 66, 71, 72, 100, 127, 128, 129,
+                           191, 255, 256, 1000, 1023, 1024, 1025, 2047, 2049, 4095, 4096, 4097, 8191, 8193, 16385,
+                           33000, 70001};
+  return v;
+}
+
+// Storage 16-byte aligned; the buffer starts `offset` elements in, with
+// guard bytes before and after it.
+struct Buf {
+  Buf(size_t bytes, size_t offsetBytes) : off(offsetBytes + 64), store((bytes + off + 64 + 15) / 16 + 1) {
+    memset(store.data(), 0xA5, store.size() * 16);
+  }
+  char* base() { return reinterpret_cast<char*>(store.data()); }
+  void* data() { return base() + off; }
+  size_t off;
+  struct alignas(16) Block { unsigned char b[16]; };
+  std::vector<Block> store;
+};
+
+}  // namespace
+
+TEST_CASE("GPU pack kernel (emulated launch) equals host::pack, NaN count fused", "[device_kernels][emulated]") {
+  ref::Rng rng(4242);
+  size_t cases = 0;
+  for (svDataType_t dt : kTypes) {
+    const ref::Format f = ref::formatOf(dt);
+    const size_t esz = ref::elemSize(dt);
+    for (size_t n : sizes()) {
+      // Element offsets from a 16-byte boundary: 0 (vector path), and the
+      // misaligned ones the width allows (scalar path).
+      for (size_t offset : {size_t{0}, size_t{1}, size_t{3}}) {
+        if (offset != 0 && n > 5000) continue;
+        Buf x(n * esz, offset * esz);
+        const int pSpecial = static_cast<int>(rng.below(70)), pZero = static_cast<int>(rng.below(30));
+        for (size_t i = 0; i < n; ++i) ref::storeElem(x.data(), i, esz, ref::randomElement(rng, f, true, pSpecial, pZero));
+        const size_t words = (n + 63) / 64;
+        for (int planes = 1; planes <= 2; ++planes)
+          for (unsigned mb : kMaxBlocks) {
+            std::vector<uint64_t> want(words * planes + 4, kGuard), got(words * planes + 4, kGuard);
+            const uint64_t wantNans = sv::host::pack(x.data(), n, dt, planes, want.data() + 2);
+            unsigned long long nans = 7;  // added to, never overwritten
+            emuPackDt(x.data(), n, dt, planes, got.data() + 2, &nans, mb);
+            INFO(ref::dtLabel(dt) << " n=" << n << " offset=" << offset << " planes=" << planes << " maxBlocks=" << mb);
+            REQUIRE(got == want);
+            REQUIRE(nans == wantNans + 7);
+            // Without a counter the bits are the same.
+            std::vector<uint64_t> got2(words * planes + 4, kGuard);
+            emuPackDt(x.data(), n, dt, planes, got2.data() + 2, nullptr, mb);
+            REQUIRE(got2 == want);
+            ++cases;
+          }
+      }
+    }
+  }
+  CHECK(cases > 500);
+}
+
+TEST_CASE("GPU pack kernel (emulated) on all-adversarial inputs: NaN payloads, +-0, +-inf, denormals, max finite",
+          "[device_kernels][emulated]") {
+  for (svDataType_t dt : kTypes) {
+    const ref::Format f = ref::formatOf(dt);
+    const size_t esz = ref::elemSize(dt);
+    const std::vector<uint64_t> sp = ref::specials(f, true);
+    // Every special at every position of a word, over several words.
+    const size_t n = sp.size() * 64 + 37;
+    Buf x(n * esz, 0);
+    for (size_t i = 0; i < n; ++i) ref::storeElem(x.data(), i, esz, sp[(i * 7 + i / 64) % sp.size()]);
+    for (int planes = 1; planes <= 2; ++planes) {
+      const size_t words = (n + 63) / 64;
+      std::vector<uint64_t> want(words * planes + 4, kGuard), got(words * planes + 4, kGuard);
+      const uint64_t wantNans = sv::host::pack(x.data(), n, dt, planes, want.data() + 2);
+      REQUIRE(wantNans > 0);
+      unsigned long long nans = 0;
+      emuPackDt(x.data(), n, dt, planes, got.data() + 2, &nans, 2);
+      INFO(ref::dtLabel(dt) << " planes=" << planes);
+      REQUIRE(got == want);
+      REQUIRE(nans == wantNans);
+    }
+  }
+}
+
+TEST_CASE("GPU pack kernel (emulated) reads nothing at or past n", "[device_kernels][emulated]") {
+  // The bytes past n are NaNs: reading any would change the NaN count, and
+  // writing past the last group would break the guards.
+  for (svDataType_t dt : kTypes) {
+    const ref::Format f = ref::formatOf(dt);
+    const size_t esz = ref::elemSize(dt);
+    for (size_t n : {size_t{1}, size_t{5}, size_t{63}, size_t{65}, size_t{1001}}) {
+      Buf x((n + 64) * esz, 0);
+      for (size_t i = 0; i < n + 64; ++i) ref::storeElem(x.data(), i, esz, i < n ? 0 : ref::infBits(f) | 1);
+      unsigned long long nans = 0;
+      std::vector<uint64_t> got(2 * ((n + 63) / 64) + 4, kGuard);
+      emuPackDt(x.data(), n, dt, 2, got.data() + 2, &nans, 1);
+      INFO(ref::dtLabel(dt) << " n=" << n);
+      CHECK(nans == 0);
+      CHECK(got[0] == kGuard);
+      CHECK(got[1] == kGuard);
+      CHECK(got[got.size() - 2] == kGuard);
+      CHECK(got[got.size() - 1] == kGuard);
+      const uint64_t lastMask = n % 64 ? (1ull << (n % 64)) - 1 : ~0ull;
+      CHECK((got[got.size() - 4] & ~lastMask) == 0);  // unused high bits of the last sign word
+      CHECK((got[got.size() - 3] & ~lastMask) == 0);  // ... and voting word
+    }
+  }
+}
+
+TEST_CASE("GPU vote kernel (emulated) equals host::vote for every P, plane count and tie policy",
+          "[device_kernels][emulated]") {
+  ref::Rng rng(77);
+  for (int P : {1, 2, 3, 4, 5, 7, 8, 16, 17, 33}) {
+    for (int inPlanes = 1; inPlanes <= 2; ++inPlanes)
+      for (int tie : {sv::kTiePositive, sv::kTieZero, sv::kTieRandom})
+        for (int outPlanes = 1; outPlanes <= 2; ++outPlanes)
+          for (size_t words : {size_t{0}, size_t{1}, size_t{31}, size_t{33}, size_t{300}, size_t{2100}}) {
+            const size_t stride = words * inPlanes + 16 * (rng.below(3));
+            std::vector<uint64_t> in(stride * P + 1);
+            // Sparse or dense random bits, so that ties are common at even P.
+            const int density = static_cast<int>(rng.below(3));
+            for (auto& w : in) w = density == 0 ? rng.next() : density == 1 ? rng.next() & rng.next() : ~(rng.next() & rng.next());
+            const VoteParams p{P, inPlanes, outPlanes, tie, rng.next(), rng.below(1000)};
+            const uint64_t firstWord = rng.below(1u << 20);
+            std::vector<uint64_t> want(words * outPlanes + 4, kGuard);
+            sv::host::vote(in.data(), stride, words, p, firstWord, want.data() + 2);
+            for (unsigned mb : kMaxBlocks) {
+              std::vector<uint64_t> got(words * outPlanes + 4, kGuard);
+              emuVote(in.data(), stride, words, p, firstWord, got.data() + 2, mb);
+              INFO("P=" << P << " inPlanes=" << inPlanes << " tie=" << tie << " outPlanes=" << outPlanes
+                        << " words=" << words << " maxBlocks=" << mb);
+              REQUIRE(got == want);
+            }
+          }
+  }
+}
+
+TEST_CASE("GPU unpack kernel (emulated) equals host::unpack: every dtype, planes, scale, tails, misaligned out",
+          "[device_kernels][emulated]") {
+  ref::Rng rng(99);
+  for (svDataType_t dt : kTypes) {
+    const size_t esz = ref::elemSize(dt);
+    for (double scale : {1.0, 0.5, -3.0, 1.2345e-3, 1e300}) {
+      const sv::OutputBits bits = sv::outputBits(dt, scale);
+      for (size_t n : sizes()) {
+        for (size_t offset : {size_t{0}, size_t{1}, size_t{2}}) {
+          if (offset != 0 && n > 5000) continue;
+          for (int planes = 1; planes <= 2; ++planes) {
+            const size_t words = (n + 63) / 64;
+            std::vector<uint64_t> in(words * planes + 1);
+            for (auto& w : in) w = rng.next();
+            Buf want(n * esz, offset * esz), got(n * esz, offset * esz);
+            sv::host::unpack(in.data(), planes, n, dt, bits, want.data());
+            for (unsigned mb : {1u, 100000u}) {
+              memset(got.store.data(), 0xA5, got.store.size() * 16);
+              emuUnpackDt(in.data(), planes, n, dt, bits, got.data(), nullptr, mb);
+              INFO(ref::dtLabel(dt) << " scale=" << scale << " n=" << n << " offset=" << offset
+                                    << " planes=" << planes << " maxBlocks=" << mb);
+              // Whole storage: the range and the guards around it.
+              REQUIRE(memcmp(got.base(), want.base(), got.store.size() * 16) == 0);
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+TEST_CASE("GPU unpack and voteUnpack kernels (emulated) honour the skipIfNonzero gate", "[device_kernels][emulated]") {
+  const size_t n = 1000, words = (n + 63) / 64;
+  std::vector<uint64_t> in(words * 2 * 3, 0x5555aaaa3333ccccull);
+  const sv::OutputBits bits = sv::outputBits(svFloat32, 1.0);
+  const VoteParams p{3, 1, 1, sv::kTiePositive, 0, 0};
+  for (unsigned long long gate : {0ull, 1ull, 1ull << 40}) {
+    Buf a(n * 4, 0), b(n * 4, 0), untouched(n * 4, 0);
+    emuUnpackDt(in.data(), 1, n, svFloat32, bits, a.data(), &gate, 4);
+    emuVoteUnpackDt(in.data(), words, words, p, 0, n, svFloat32, bits, b.data(), &gate, 4);
+    const bool same = memcmp(a.base(), untouched.base(), a.store.size() * 16) == 0;
+    const bool sameB = memcmp(b.base(), untouched.base(), b.store.size() * 16) == 0;
+    INFO("gate=" << gate);
+    CHECK(same == (gate != 0));
+    CHECK(sameB == (gate != 0));
+  }
+}
+
+TEST_CASE("GPU voteUnpack kernel (emulated) equals host::vote then host::unpack", "[device_kernels][emulated]") {
+  ref::Rng rng(2024);
+  for (svDataType_t dt : kTypes) {
+    const size_t esz = ref::elemSize(dt);
+    for (int P : {1, 2, 3, 4, 8, 9}) {
+      for (int inPlanes = 1; inPlanes <= 2; ++inPlanes)
+        for (int tie : {sv::kTiePositive, sv::kTieZero, sv::kTieRandom}) {
+          const int outPlanes = tie == sv::kTieZero ? 2 : static_cast<int>(1 + rng.below(2));
+          for (size_t n : {size_t{1}, size_t{63}, size_t{64}, size_t{65}, size_t{1000}, size_t{2049}, size_t{4097},
+                           size_t{70001}}) {
+            if (n > 5000 && P > 4) continue;
+            // Usually exactly the words n needs; sometimes more (n stops early).
+            const size_t words = (n + 63) / 64 + (rng.below(4) == 0 ? 1 : 0);
+            const size_t stride = words * inPlanes + 16 * rng.below(2);
+            std::vector<uint64_t> in(stride * P + 1);
+            for (auto& w : in) w = rng.next();
+            const VoteParams p{P, inPlanes, outPlanes, tie, rng.next(), rng.below(50)};
+            const uint64_t firstWord = rng.below(1u << 16);
+            const sv::OutputBits bits = sv::outputBits(dt, rng.below(2) ? 1.0 : 0.01);
+            std::vector<uint64_t> voted(words * outPlanes);
+            sv::host::vote(in.data(), stride, words, p, firstWord, voted.data());
+            const size_t offset = n < 5000 ? rng.below(2) : 0;
+            Buf want(n * esz, offset * esz), got(n * esz, offset * esz);
+            sv::host::unpack(voted.data(), outPlanes, n, dt, bits, want.data());
+            for (unsigned mb : {1u, 100000u}) {
+              memset(got.store.data(), 0xA5, got.store.size() * 16);
+              emuVoteUnpackDt(in.data(), stride, words, p, firstWord, n, dt, bits, got.data(), nullptr, mb);
+              INFO(ref::dtLabel(dt) << " P=" << P << " inPlanes=" << inPlanes << " tie=" << tie
+                                    << " outPlanes=" << outPlanes << " n=" << n << " words=" << words
+                                    << " offset=" << offset << " maxBlocks=" << mb);
+              REQUIRE(memcmp(got.base(), want.base(), got.store.size() * 16) == 0);
+            }
+          }
+        }
+    }
+  }
+}
+
+TEST_CASE("GPU kernel launch geometry: grids never exceed the cap and cover the work", "[device_kernels][emulated]") {
+  for (size_t units : {size_t{0}, size_t{1}, size_t{31}, size_t{32}, size_t{33}, size_t{1} << 20, size_t{1} << 36})
+    for (unsigned mb : {1u, 7u, 1056u}) {
+      const unsigned s = slotBlocks(units, mb), v = voteBlocks(units, mb), vu = voteUnpackBlocks(units, mb);
+      CHECK((s >= 1 && s <= mb));
+      CHECK((v >= 1 && v <= mb));
+      CHECK((vu >= 1 && vu <= mb));
+      // Below the cap, one iteration of every warp covers everything.
+      if (s < mb) CHECK(size_t{s} * kWarpsPerBlock * kUnroll * kWarp >= units);
+      if (v < mb) CHECK(size_t{v} * kBlockThreads >= units);
+    }
+}
