@@ -123,6 +123,7 @@ svResult_t svCommDestroy(svComm_t comm) {
 svResult_t svCommAbort(svComm_t comm) {
   SVCHECK(commCheck(comm, "svCommAbort"));
   SV_INFO(comm->rank, "comm %p aborted", (void*)comm);
+  if (comm->device) deviceAbort(comm);
   commFree(comm);
   return svSuccess;
 }

@@ -39,6 +39,10 @@ svResult_t devicePackSigns(svComm* comm, const void* sendbuff, uint32_t* bits, s
 svResult_t deviceUnpackSigns(svComm* comm, const uint32_t* bits, void* recvbuff, size_t count,
                              svDataType_t datatype, cudaStream_t stream);
 
+// svCommAbort of a device communicator, before it is freed: aborts the
+// transport and frees without waiting for queued work.
+void deviceAbort(svComm* comm);
+
 // svCommGetAsyncError of a device communicator.
 svResult_t deviceAsyncError(svComm* comm, svResult_t* asyncError);
 // svCommGetStats of a device communicator: folds in the NaN counts the GPU

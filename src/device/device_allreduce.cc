@@ -182,13 +182,14 @@ svResult_t exchangeAndVote(svComm* comm, const char* where, const CallShape& s, 
     *voted = result;
     return svSuccess;
   }
-  // All-gather: pack straight into my slot, gather in place.
+  // All-gather: pack straight into my slot, gather in place. (Staging is
+  // grown before anything of this call is enqueued.)
   SVCHECK(ensure(comm, where, d->recv, P * s.words * ip * 8, capturing));
+  if (!fuseUnpack) SVCHECK(ensure(comm, where, d->result, s.words * op * 8, capturing));
   uint64_t* recv = static_cast<uint64_t*>(d->recv.ptr);
   SVCHECK(fill(recv + me * s.words * ip));
   SVCHECK(t->allGather(recv + me * s.words * ip, recv, s.words * ip * 8, stream));
   if (fuseUnpack) return fused(recv, s.words * ip);
-  SVCHECK(ensure(comm, where, d->result, s.words * op * 8, capturing));
   uint64_t* result = static_cast<uint64_t*>(d->result.ptr);
   SVCHECK(kernel(comm, where, device::vote(recv, s.words * ip, s.words, vp, 0, result, stream), "vote"));
   *voted = result;
@@ -226,13 +227,13 @@ svResult_t deviceAllReduceSign(svComm* comm, const void* sendbuff, void* recvbuf
   static const char* where = "svAllReduceSign";
   DeviceState* d = comm->device.get();
   DeviceGuard guard(d->device);
-  const uint64_t call = comm->callCount++;
-  const CallShape s = planCall(comm, count, false);
-  logAlgorithm(comm, where, s);
   if (count > 0) {
     SVCHECK(checkDevicePtr(comm, where, sendbuff, "sendbuff"));
     if (recvbuff != sendbuff) SVCHECK(checkDevicePtr(comm, where, recvbuff, "recvbuff"));
   }
+  const uint64_t call = comm->callCount++;  // as the host engine: calls that pass the checks
+  const CallShape s = planCall(comm, count, false);
+  logAlgorithm(comm, where, s);
   CallScope scope(comm, where, stream);
   SVCHECK(scope.begin());
   if (count > 0) {
@@ -267,13 +268,13 @@ svResult_t deviceAllReduceSignPacked(svComm* comm, const uint32_t* sendbits, uin
   static const char* where = "svAllReduceSignPacked";
   DeviceState* d = comm->device.get();
   DeviceGuard guard(d->device);
-  const uint64_t call = comm->callCount++;
-  const CallShape s = planCall(comm, count, true);
-  logAlgorithm(comm, where, s);
   if (count > 0) {
     SVCHECK(checkDevicePtr(comm, where, sendbits, "sendbits"));
     if (recvbits != sendbits) SVCHECK(checkDevicePtr(comm, where, recvbits, "recvbits"));
   }
+  const uint64_t call = comm->callCount++;
+  const CallShape s = planCall(comm, count, true);
+  logAlgorithm(comm, where, s);
   CallScope scope(comm, where, stream);
   SVCHECK(scope.begin());
   if (count > 0) {

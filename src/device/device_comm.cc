@@ -50,7 +50,7 @@ DeviceState::~DeviceState() {
   // Work of this communicator may still be queued: let it finish before its
   // buffers go (cudaFree would wait for the device anyway).
   if (lastCall != nullptr) {
-    if (lastCallRecorded) cudaEventSynchronize(lastCall);
+    if (lastCallRecorded && !aborted) cudaEventSynchronize(lastCall);
     cudaEventDestroy(lastCall);
   }
   transport.reset();
@@ -171,6 +171,13 @@ svResult_t deviceAsyncError(svComm* comm, svResult_t* asyncError) {
   }
   *asyncError = t;  // svSuccess, or svInProgress from a nonblocking NCCL comm
   return svSuccess;
+}
+
+void deviceAbort(svComm* comm) {
+  DeviceState* d = comm->device.get();
+  DeviceGuard guard(d->device);
+  d->aborted = true;
+  d->transport->abort();
 }
 
 void deviceRefreshStats(svComm* comm) {

@@ -48,6 +48,7 @@ struct DeviceState {
   // even from different streams (they share the staging).
   cudaEvent_t lastCall = nullptr;
   bool lastCallRecorded = false;
+  bool aborted = false;  // svCommAbort: free without waiting for queued work
 
   ~DeviceState();
 };

@@ -36,5 +36,6 @@ svResult_t deviceAsyncError(svComm* comm, svResult_t* asyncError) {
   return svSuccess;
 }
 void deviceRefreshStats(svComm*) {}
+void deviceAbort(svComm*) {}
 
 }  // namespace sv

@@ -41,6 +41,10 @@ class DeviceTransport {
   // finished (MPI staging); false when purely stream-ordered (NCCL).
   virtual bool synchronisesStream() const = 0;
 
+  // svCommAbort: release without waiting for peers (NCCL: ncclCommAbort on
+  // a communicator signvote created; a wrapped one is left to its owner).
+  virtual void abort() {}
+
   // The transport's asynchronous error (NCCL's ncclCommGetAsyncError);
   // svSuccess when it has none or cannot have any.
   virtual svResult_t asyncError() { return svSuccess; }

@@ -40,6 +40,10 @@ class NcclTransport final : public DeviceTransport {
   ~NcclTransport() override {
     if (owned_) ncclCommDestroy(comm_);
   }
+  void abort() override {
+    if (owned_) ncclCommAbort(comm_);
+    owned_ = false;  // gone: the destructor must not destroy it again
+  }
   const char* name() const override { return "NCCL"; }
   bool synchronisesStream() const override { return false; }
 
