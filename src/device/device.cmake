@@ -57,6 +57,9 @@ if(SIGNVOTE_DEVICE)
     target_link_libraries(signvote PRIVATE ${NCCL_LIBRARY})
     target_link_libraries(signvote_testing PUBLIC ${NCCL_LIBRARY})
     target_include_directories(signvote_testing PUBLIC ${NCCL_INCLUDE_DIR})
+    # signvote_nccl.h includes nccl.h: consumers need NCCL's include path.
+    target_include_directories(signvote INTERFACE $<BUILD_INTERFACE:${NCCL_INCLUDE_DIR}>
+                                                  $<INSTALL_INTERFACE:${NCCL_INCLUDE_DIR}>)
   else()
     target_sources(signvote_objects PRIVATE ${PROJECT_SOURCE_DIR}/src/transport/nccl_none.cc)
   endif()
