@@ -10,7 +10,9 @@
 extern "C" {
 #endif
 
-/* Wrap an existing NCCL communicator (not collective: no communication).
+/* Wrap an existing NCCL communicator. Collective over it: every rank calls
+ * it at the same point of its NCCL call sequence (it issues one small
+ * all-gather of host names on ncclComm, for the topology).
  *  - The signvote communicator uses ncclComm's ranks and its CUDA device
  *    (config->device, when set, must name that device), and issues its
  *    NCCL calls on it in call order, so the caller's own NCCL traffic on the
