@@ -36,7 +36,13 @@ constexpr size_t kStagingGranule = 64 * 1024;
 svResult_t checkDevicePtr(svComm* comm, const char* where, const void* p, const char* name) {
   cudaPointerAttributes a;
   memset(&a, 0, sizeof(a));
+  // A pure query, but under a global-mode stream capture the runtime may
+  // class it as "potentially unsafe" and invalidate the capture: make this
+  // thread relaxed for the query only.
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  const bool exchanged = cudaThreadExchangeStreamCaptureMode(&mode) == cudaSuccess;
   cudaError_t e = cudaPointerGetAttributes(&a, p);
+  if (exchanged) cudaThreadExchangeStreamCaptureMode(&mode);
   if (e != cudaSuccess) {
     cudaGetLastError();
     return setError(comm, svInvalidArgument, where, "%s=%p: cudaPointerGetAttributes failed (%s)", name, p,
