@@ -12,6 +12,10 @@ if [ ! -x "$tool" ]; then
   echo "SKIPPED: cuobjdump not found ($tool); scripts/setup.sh installs it next to a CUDA toolkit"
   exit 77
 fi
+if [ $# -eq 0 ]; then
+  echo "SKIPPED: no numbered architecture in CMAKE_CUDA_ARCHITECTURES to look for"
+  exit 77
+fi
 list=$("$tool" --list-elf "$lib") || { echo "FAIL: cuobjdump --list-elf $lib failed"; exit 1; }
 echo "$list"
 syms=$("$tool" --dump-elf-symbols "$lib") || { echo "FAIL: cuobjdump --dump-elf-symbols $lib failed"; exit 1; }

@@ -67,9 +67,17 @@ __global__ void __launch_bounds__(kBlockThreads)
   unsigned long long nans = 0;
   for (size_t c = kern::chunkBegin(t); c < chunks; c += kern::chunkStep(t)) {
     uint64_t s[kUnroll], v[kUnroll];
+    if (kern::packIterationFull<U>(c, n, vec)) {  // warp-uniform
+      kern::Vec16<U> e[kUnroll];
 #pragma unroll
-    for (int k = 0; k < kUnroll; ++k)
-      nans += kern::packSlot<U, K>(x, n, (c + k) * kWarp + lane, vec, &s[k], &v[k]);
+      for (int k = 0; k < kUnroll; ++k) kern::packLoadFull<U>(x, (c + k) * kWarp + lane, &e[k]);
+#pragma unroll
+      for (int k = 0; k < kUnroll; ++k) nans += kern::packBits<U, K>(e[k], (c + k) * kWarp + lane, &s[k], &v[k]);
+    } else {
+#pragma unroll
+      for (int k = 0; k < kUnroll; ++k)
+        nans += kern::packSlot<U, K>(x, n, (c + k) * kWarp + lane, vec, &s[k], &v[k]);
+    }
 #pragma unroll
     for (int k = 0; k < kUnroll; ++k) {
       const uint64_t sw = groupOr<L>(s[k]);
@@ -80,18 +88,33 @@ __global__ void __launch_bounds__(kBlockThreads)
   if (nanCount != nullptr) blockAddNans(nans, nanCount);
 }
 
+// Kernels that vote come in versions for a fixed rank count P (0: any).
+// voteWord sizes its counters by counterBits(p.nranks); with P a constant
+// after inlining, those loops unroll and the counters live in registers
+// instead of a 384-byte local-memory array.
+template <int P>
+__device__ __forceinline__ VoteParams fixRanks(VoteParams p) {
+  if (P > 0) p.nranks = P;
+  return p;
+}
+
+template <int P>
 __global__ void __launch_bounds__(kBlockThreads)
-    voteKernel(const uint64_t* __restrict__ in, size_t rankStride, size_t words, VoteParams p, uint64_t firstWord,
+    voteKernel(const uint64_t* __restrict__ in, size_t rankStride, size_t words, VoteParams pv, uint64_t firstWord,
                uint64_t* __restrict__ out) {
+  const VoteParams p = fixRanks<P>(pv);
   const ThreadIdx t = threadIdxNow();
   for (size_t w = kern::threadOf(t); w < words; w += kern::threadsIn(t))
     kern::voteOne(in, rankStride, p, firstWord, w, out);
 }
 
-template <typename U>
+// The plane count is a template parameter, so with 1 plane the "nonzero"
+// selects fold away.
+template <typename U, int Planes>
 __global__ void __launch_bounds__(kBlockThreads)
-    unpackKernel(const uint64_t* __restrict__ in, int planes, size_t n, U pos, U neg, U* __restrict__ out, bool vec,
+    unpackKernel(const uint64_t* __restrict__ in, size_t n, U pos, U neg, U* __restrict__ out, bool vec,
                  const unsigned long long* skipIfNonzero) {
+  constexpr int planes = Planes;
   if (gateClosed(skipIfNonzero)) return;
   const ThreadIdx t = threadIdxNow();
   const int lane = kern::laneOf(t);
@@ -105,12 +128,13 @@ __global__ void __launch_bounds__(kBlockThreads)
   }
 }
 
-template <typename U>
+template <typename U, int P>
 __global__ void __launch_bounds__(kBlockThreads)
-    voteUnpackKernel(const uint64_t* __restrict__ in, size_t rankStride, size_t words, VoteParams p,
+    voteUnpackKernel(const uint64_t* __restrict__ in, size_t rankStride, size_t words, VoteParams pv,
                      uint64_t firstWord, size_t n, U pos, U neg, U* __restrict__ out, bool vec,
                      const unsigned long long* skipIfNonzero) {
   constexpr int L = Slot<U>::kLanes;
+  const VoteParams p = fixRanks<P>(pv);
   if (gateClosed(skipIfNonzero)) return;
   const ThreadIdx t = threadIdxNow();
   const int lane = kern::laneOf(t);
@@ -177,9 +201,13 @@ cudaError_t unpackT(const uint64_t* in, int planes, size_t n, const OutputBits& 
   cudaError_t e = maxBlocks(&mb);
   if (e != cudaSuccess) return e;
   const unsigned blocks = kern::slotBlocks(kern::slotsOf<U>(n), mb);
-  unpackKernel<U><<<blocks, kBlockThreads, 0, stream>>>(in, planes, n, static_cast<U>(bits.pos),
-                                                         static_cast<U>(bits.neg), static_cast<U*>(out),
-                                                         aligned16(out), skipIfNonzero);
+  const U pos = static_cast<U>(bits.pos), neg = static_cast<U>(bits.neg);
+  if (planes == 1)
+    unpackKernel<U, 1><<<blocks, kBlockThreads, 0, stream>>>(in, n, pos, neg, static_cast<U*>(out), aligned16(out),
+                                                             skipIfNonzero);
+  else
+    unpackKernel<U, 2><<<blocks, kBlockThreads, 0, stream>>>(in, n, pos, neg, static_cast<U*>(out), aligned16(out),
+                                                             skipIfNonzero);
   return cudaGetLastError();
 }
 
@@ -191,9 +219,21 @@ cudaError_t voteUnpackT(const uint64_t* in, size_t rankStride, size_t words, con
   cudaError_t e = maxBlocks(&mb);
   if (e != cudaSuccess) return e;
   const unsigned blocks = kern::voteUnpackBlocks(words, mb);
-  voteUnpackKernel<U><<<blocks, kBlockThreads, 0, stream>>>(in, rankStride, words, p, firstWord, n,
-                                                             static_cast<U>(bits.pos), static_cast<U>(bits.neg),
-                                                             static_cast<U*>(out), aligned16(out), skipIfNonzero);
+  const U pos = static_cast<U>(bits.pos), neg = static_cast<U>(bits.neg);
+  U* o = static_cast<U*>(out);
+  const bool vec = aligned16(out);
+#define SV_VOTE_UNPACK(P)                                                                                 \
+  voteUnpackKernel<U, P><<<blocks, kBlockThreads, 0, stream>>>(in, rankStride, words, p, firstWord, n, pos, neg, o, \
+                                                               vec, skipIfNonzero)
+  switch (p.nranks) {
+    case 2: SV_VOTE_UNPACK(2); break;
+    case 3: SV_VOTE_UNPACK(3); break;
+    case 4: SV_VOTE_UNPACK(4); break;
+    case 8: SV_VOTE_UNPACK(8); break;
+    case 16: SV_VOTE_UNPACK(16); break;
+    default: SV_VOTE_UNPACK(0); break;
+  }
+#undef SV_VOTE_UNPACK
   return cudaGetLastError();
 }
 
@@ -221,7 +261,17 @@ cudaError_t vote(const uint64_t* in, size_t rankStride, size_t words, const Vote
   unsigned mb = 0;
   cudaError_t e = maxBlocks(&mb);
   if (e != cudaSuccess) return e;
-  voteKernel<<<kern::voteBlocks(words, mb), kBlockThreads, 0, stream>>>(in, rankStride, words, p, firstWord, out);
+  const unsigned blocks = kern::voteBlocks(words, mb);
+#define SV_VOTE(P) voteKernel<P><<<blocks, kBlockThreads, 0, stream>>>(in, rankStride, words, p, firstWord, out)
+  switch (p.nranks) {  // the rank counts with a register-only version (see fixRanks)
+    case 2: SV_VOTE(2); break;
+    case 3: SV_VOTE(3); break;
+    case 4: SV_VOTE(4); break;
+    case 8: SV_VOTE(8); break;
+    case 16: SV_VOTE(16); break;
+    default: SV_VOTE(0); break;
+  }
+#undef SV_VOTE
   return cudaGetLastError();
 }
 

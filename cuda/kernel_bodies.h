@@ -103,29 +103,95 @@ SV_HOST_DEVICE unsigned slotBlocks(size_t slots, unsigned maxBlocks) {
 }
 
 // ---- Pack ------------------------------------------------------------------
-// Lane part of pack for one slot: the sign and voting bits of its (up to) E
-// elements, already shifted to their place in the word, and its NaN count.
+// The fast path of a warp iteration (chunks c .. c+kUnroll-1): x is 16-byte
+// aligned and every slot of the iteration lies wholly inside n, so each lane
+// issues its kUnroll vector loads back to back (packLoadFull) before any
+// bit work (packBits). Otherwise every slot goes through packSlot, whose
+// bounds checks are branches the compiler cannot hoist loads across.
+template <typename U>
+SV_HOST_DEVICE bool packIterationFull(size_t chunk, size_t n, bool vec) {
+  return vec && (chunk + kUnroll) * kWarp * static_cast<size_t>(Slot<U>::kElems) <= n;
+}
+template <typename U>
+SV_HOST_DEVICE void packLoadFull(const U* x, size_t slot, Vec16<U>* e) {
+  load16(x + slot * Slot<U>::kElems, e);
+}
+// packWord for the 8 elements of a 16-bit slot, two elements per 32-bit
+// operation (SWAR), as the host's SSE2 kernels do with lanes: the per-element
+// form costs ~10 instructions an element, which at 16-bit would make the
+// pack kernel instruction bound rather than memory bound. Same predicates
+// as bitlogic.h on a = bits & ~SIGN of each half (no carry crosses halves:
+// a <= 0x7fff, so a + 0x7fff <= 0xfffe):
+//   votes   a in [1, INF]   bit 15 of (a + 0x7fff) and not of (a + 0x7fff - INF)
+//   NaN     a > INF         bit 15 of (a + 0x7fff - INF)
+//   sign    !(votes && sign bit)       (NaN, +-0 and x > 0 give 1)
+// Checked bit for bit against packWord for every 16-bit pattern at every
+// position (tests/unit/test_device_kernel_bodies.cc).
+template <typename K>
+SV_HOST_DEVICE int packWord16x8(const uint16_t* e, uint64_t* sign, uint64_t* voting) {
+  constexpr uint32_t kHi = 0x80008000u;
+  constexpr uint32_t kOne = 0x7fff7fffu;
+  constexpr uint32_t kNan = static_cast<uint32_t>(0x7fffu - K::kInf) * 0x00010001u;
+  uint32_t s = 0, v = 0, nan = 0;
+#if defined(__CUDACC__)
+#pragma unroll
+#endif
+  for (int i = 0; i < 4; ++i) {
+    const uint32_t w = static_cast<uint32_t>(e[2 * i]) | (static_cast<uint32_t>(e[2 * i + 1]) << 16);
+    const uint32_t a = w & kOne;
+    const uint32_t big = a + kNan;                 // bit 15/31: NaN
+    const uint32_t votes = (a + kOne) & ~big & kHi;  // bit 15/31: votes
+    const uint32_t pos = ~(votes & w) & kHi;         // bit 15/31: sign plane
+    // Bits 15 and 31 of word i are elements 2i and 2i+1: move them to bits
+    // 2i and 2i+1.
+    s |= ((pos >> (15 - 2 * i)) | (pos >> (30 - 2 * i))) & (3u << (2 * i));
+    v |= ((votes >> (15 - 2 * i)) | (votes >> (30 - 2 * i))) & (3u << (2 * i));
+    nan |= (big & kHi) >> i;  // distinct bits 15-i and 31-i: one popcount
+  }
+  *sign = s;
+  *voting = v;
+  return popcount64(nan);
+}
+
+// The bits of one whole slot, shifted to their place in the word (bit
+// E x (slot mod L)); returns its NaN count.
+template <typename U, typename K>
+SV_HOST_DEVICE int packBits(const Vec16<U>& e, size_t slot, uint64_t* sign, uint64_t* voting) {
+  constexpr int E = Slot<U>::kElems, L = Slot<U>::kLanes;
+  uint64_t s, v;
+  int nans;
+  if constexpr (sizeof(U) == 2) {
+    nans = packWord16x8<K>(e.e, &s, &v);
+  } else {
+    nans = packWord<U, K>(e.e, E, &s, &v);
+  }
+  const int shift = static_cast<int>(slot % L) * E;
+  *sign = s << shift;
+  *voting = v << shift;
+  return nans;
+}
+
+// Lane part of pack for one slot, any slot: the sign and voting bits of its
+// (up to) E elements, shifted to their place in the word, and its NaN count.
 // Reads nothing at or past n. vec: x is 16-byte aligned (then every full
 // slot is, since slots start at multiples of 16 bytes from x).
 template <typename U, typename K>
 SV_HOST_DEVICE int packSlot(const U* x, size_t n, size_t slot, bool vec, uint64_t* sign, uint64_t* voting) {
   constexpr int E = Slot<U>::kElems, L = Slot<U>::kLanes;
   const size_t first = slot * E;
+  if (first < n && n - first >= static_cast<size_t>(E)) {
+    Vec16<U> e;
+    if (vec) {
+      load16(x + first, &e);
+    } else {
+      for (int j = 0; j < E; ++j) e.e[j] = x[first + j];
+    }
+    return packBits<U, K>(e, slot, sign, voting);
+  }
   uint64_t s = 0, v = 0;
   int nans = 0;
-  if (first < n) {
-    if (n - first >= static_cast<size_t>(E)) {
-      Vec16<U> e;
-      if (vec) {
-        load16(x + first, &e);
-      } else {
-        for (int j = 0; j < E; ++j) e.e[j] = x[first + j];
-      }
-      nans = packWord<U, K>(e.e, E, &s, &v);
-    } else {  // the last, partial slot: bits past n stay 0
-      nans = packWord<U, K>(x + first, static_cast<int>(n - first), &s, &v);
-    }
-  }
+  if (first < n)  // the last, partial slot: bits past n stay 0
+    nans = packWord<U, K>(x + first, static_cast<int>(n - first), &s, &v);
   const int shift = static_cast<int>(slot % L) * E;
   *sign = s << shift;
   *voting = v << shift;

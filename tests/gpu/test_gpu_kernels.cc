@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -304,9 +305,9 @@ TEST_CASE("device kernels: pack -> vote -> unpack on a stream equals the host pi
     const ref::Format f = ref::formatOf(dt);
     const size_t esz = ref::elemSize(dt);
     Mirror packed(words * P * 8, 0), voted(words * 8, 0), out(n * esz, 0);
-    std::vector<Mirror*> xs;
+    std::vector<std::unique_ptr<Mirror>> xs;
     for (int r = 0; r < P; ++r) {
-      xs.push_back(new Mirror(n * esz, 0));
+      xs.push_back(std::make_unique<Mirror>(n * esz, 0));
       for (size_t i = 0; i < n; ++i) ref::storeElem(xs[r]->h(), i, esz, ref::randomElement(rng, f, false, 5, 5));
       xs[r]->upload();
     }
@@ -326,7 +327,6 @@ TEST_CASE("device kernels: pack -> vote -> unpack on a stream equals the host pi
     CHECK_SAME(packed);
     CHECK_SAME(voted);
     CHECK_SAME(out);
-    for (Mirror* m : xs) delete m;
   }
 }
 

@@ -13,6 +13,8 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
@@ -56,8 +58,12 @@ void groupOrEmu(uint64_t (&v)[kWarp]) {
 }
 
 // ---- Emulated launches (mirror the kernels of cuda/device_kernels.cu) ------
+// Iterations that took the pack kernel's all-full fast path (for coverage).
+size_t gPackFastIterations = 0;
+
 template <typename U, typename K>
 void emuPack(const void* xv, size_t n, int planes, uint64_t* out, unsigned long long* nanCount, unsigned mb) {
+  size_t* fastIterations = &gPackFastIterations;
   constexpr int L = Slot<U>::kLanes;
   const U* x = static_cast<const U*>(xv);
   const bool vec = aligned16(xv);
@@ -72,9 +78,19 @@ void emuPack(const void* xv, size_t n, int planes, uint64_t* out, unsigned long 
       unsigned long long nans[kWarp] = {0};
       for (size_t c = begin; c < chunks; c += step) {
         uint64_t s[kUnroll][kWarp], v[kUnroll][kWarp];
-        for (int lane = 0; lane < kWarp; ++lane)
-          for (int k = 0; k < kUnroll; ++k)
-            nans[lane] += packSlot<U, K>(x, n, (c + k) * kWarp + lane, vec, &s[k][lane], &v[k][lane]);
+        if (packIterationFull<U>(c, n, vec)) {
+          ++*fastIterations;
+          for (int lane = 0; lane < kWarp; ++lane) {
+            Vec16<U> e[kUnroll];
+            for (int k = 0; k < kUnroll; ++k) packLoadFull<U>(x, (c + k) * kWarp + lane, &e[k]);
+            for (int k = 0; k < kUnroll; ++k)
+              nans[lane] += packBits<U, K>(e[k], (c + k) * kWarp + lane, &s[k][lane], &v[k][lane]);
+          }
+        } else {
+          for (int lane = 0; lane < kWarp; ++lane)
+            for (int k = 0; k < kUnroll; ++k)
+              nans[lane] += packSlot<U, K>(x, n, (c + k) * kWarp + lane, vec, &s[k][lane], &v[k][lane]);
+        }
         for (int k = 0; k < kUnroll; ++k) {
           groupOrEmu<L>(s[k]);
           if (planes == 2) groupOrEmu<L>(v[k]);
@@ -211,6 +227,33 @@ struct Buf {
   std::vector<Block> store;
 };
 
+// A copy of `bytes` bytes that ends exactly where an inaccessible page
+// begins: an emulated kernel reading one byte past the end of its input
+// crashes the test instead of going unnoticed.
+class PageEndCopy {
+ public:
+  PageEndCopy(const void* src, size_t bytes) {
+    const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+    span_ = (bytes + page - 1) / page * page + page;
+    void* m = mmap(nullptr, span_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(m != MAP_FAILED);
+    base_ = static_cast<char*>(m);
+    REQUIRE(mprotect(base_ + span_ - page, page, PROT_NONE) == 0);
+    data_ = base_ + span_ - page - bytes;
+    if (bytes) memcpy(data_, src, bytes);
+  }
+  ~PageEndCopy() { munmap(base_, span_); }
+  PageEndCopy(const PageEndCopy&) = delete;
+  PageEndCopy& operator=(const PageEndCopy&) = delete;
+  template <typename T>
+  const T* get() const { return reinterpret_cast<const T*>(data_); }
+
+ private:
+  char* base_ = nullptr;
+  char* data_ = nullptr;
+  size_t span_ = 0;
+};
+
 }  // namespace
 
 TEST_CASE("GPU pack kernel (emulated launch) equals host::pack, NaN count fused", "[device_kernels][emulated]") {
@@ -241,12 +284,23 @@ TEST_CASE("GPU pack kernel (emulated launch) equals host::pack, NaN count fused"
             std::vector<uint64_t> got2(words * planes + 4, kGuard);
             emuPackDt(x.data(), n, dt, planes, got2.data() + 2, nullptr, mb);
             REQUIRE(got2 == want);
+            // Input ending at an inaccessible page (no read past n).
+            if (mb == 3) {
+              const PageEndCopy xe(x.data(), n * esz);
+              std::vector<uint64_t> got3(words * planes + 4, kGuard);
+              unsigned long long nans3 = 0;
+              emuPackDt(xe.get<void>(), n, dt, planes, got3.data() + 2, &nans3, mb);
+              REQUIRE(got3 == want);
+              REQUIRE(nans3 == wantNans);
+            }
             ++cases;
           }
       }
     }
   }
   CHECK(cases > 500);
+  // Both the fast (all slots whole and aligned) and the general path ran.
+  CHECK(gPackFastIterations > 100);
 }
 
 TEST_CASE("GPU pack kernel (emulated) on all-adversarial inputs: NaN payloads, +-0, +-inf, denormals, max finite",
@@ -317,7 +371,8 @@ TEST_CASE("GPU vote kernel (emulated) equals host::vote for every P, plane count
             sv::host::vote(in.data(), stride, words, p, firstWord, want.data() + 2);
             for (unsigned mb : kMaxBlocks) {
               std::vector<uint64_t> got(words * outPlanes + 4, kGuard);
-              emuVote(in.data(), stride, words, p, firstWord, got.data() + 2, mb);
+              const PageEndCopy ine(in.data(), (stride * (P - 1) + words * inPlanes) * 8);
+              emuVote(ine.get<uint64_t>(), stride, words, p, firstWord, got.data() + 2, mb);
               INFO("P=" << P << " inPlanes=" << inPlanes << " tie=" << tie << " outPlanes=" << outPlanes
                         << " words=" << words << " maxBlocks=" << mb);
               REQUIRE(got == want);
@@ -344,7 +399,8 @@ TEST_CASE("GPU unpack kernel (emulated) equals host::unpack: every dtype, planes
             sv::host::unpack(in.data(), planes, n, dt, bits, want.data());
             for (unsigned mb : {1u, 100000u}) {
               memset(got.store.data(), 0xA5, got.store.size() * 16);
-              emuUnpackDt(in.data(), planes, n, dt, bits, got.data(), nullptr, mb);
+              const PageEndCopy ine(in.data(), words * planes * 8);
+              emuUnpackDt(ine.get<uint64_t>(), planes, n, dt, bits, got.data(), nullptr, mb);
               INFO(ref::dtLabel(dt) << " scale=" << scale << " n=" << n << " offset=" << offset
                                     << " planes=" << planes << " maxBlocks=" << mb);
               // Whole storage: the range and the guards around it.
@@ -400,7 +456,8 @@ TEST_CASE("GPU voteUnpack kernel (emulated) equals host::vote then host::unpack"
             sv::host::unpack(voted.data(), outPlanes, n, dt, bits, want.data());
             for (unsigned mb : {1u, 100000u}) {
               memset(got.store.data(), 0xA5, got.store.size() * 16);
-              emuVoteUnpackDt(in.data(), stride, words, p, firstWord, n, dt, bits, got.data(), nullptr, mb);
+              const PageEndCopy ine(in.data(), (stride * (P - 1) + words * inPlanes) * 8);
+              emuVoteUnpackDt(ine.get<uint64_t>(), stride, words, p, firstWord, n, dt, bits, got.data(), nullptr, mb);
               INFO(ref::dtLabel(dt) << " P=" << P << " inPlanes=" << inPlanes << " tie=" << tie
                                     << " outPlanes=" << outPlanes << " n=" << n << " words=" << words
                                     << " offset=" << offset << " maxBlocks=" << mb);
@@ -423,4 +480,32 @@ TEST_CASE("GPU kernel launch geometry: grids never exceed the cap and cover the 
       if (s < mb) CHECK(size_t{s} * kWarpsPerBlock * kUnroll * kWarp >= units);
       if (v < mb) CHECK(size_t{v} * kBlockThreads >= units);
     }
+}
+
+TEST_CASE("packWord16x8 (two 16-bit elements per operation) equals packWord for every pattern at every position",
+          "[device_kernels][emulated]") {
+  ref::Rng rng(16);
+  size_t bad = 0;
+  for (int bf = 0; bf < 2; ++bf) {
+    for (uint32_t u = 0; u < 65536; ++u)
+      for (int pos = 0; pos < 8; ++pos) {
+        Vec16<uint16_t> e;
+        for (int j = 0; j < 8; ++j) e.e[j] = static_cast<uint16_t>(rng.next());
+        e.e[pos] = static_cast<uint16_t>(u);
+        uint64_t s1, v1, s2, v2;
+        int n1, n2;
+        if (bf) {
+          n1 = sv::packWord<uint16_t, sv::Bf16Bits>(e.e, 8, &s1, &v1);
+          n2 = packWord16x8<sv::Bf16Bits>(e.e, &s2, &v2);
+        } else {
+          n1 = sv::packWord<uint16_t, sv::FloatBits<uint16_t>>(e.e, 8, &s1, &v1);
+          n2 = packWord16x8<sv::FloatBits<uint16_t>>(e.e, &s2, &v2);
+        }
+        if ((s1 != s2 || v1 != v2 || n1 != n2) && bad++ < 5)
+          FAIL_CHECK((bf ? "bf16" : "fp16") << " value " << ref::hex(u) << " at " << pos << ": sign " << ref::hex(s2)
+                                            << " want " << ref::hex(s1) << ", voting " << ref::hex(v2) << " want "
+                                            << ref::hex(v1) << ", NaNs " << n2 << " want " << n1);
+      }
+  }
+  CHECK(bad == 0);
 }
