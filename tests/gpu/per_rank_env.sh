@@ -9,7 +9,9 @@
 # them as separate hosts and connects them through its network transport
 # (sockets; on loopback here, IB off). Slower than NVLink/P2P, fine for
 # correctness tests; real runs use one rank per GPU and do not need this.
-# With at least as many GPUs as node-local ranks nothing is changed.
+# With at least as many GPUs as node-local ranks nothing is changed; when the
+# GPU count cannot be found (no nvidia-smi) and ranks share the node, it is
+# set anyway (correct, only slower).
 set -euo pipefail
 rank="${OMPI_COMM_WORLD_RANK:-${PMI_RANK:-${PMIX_RANK:-0}}}"
 local_size="${OMPI_COMM_WORLD_LOCAL_SIZE:-${MPI_LOCALNRANKS:-1}}"
@@ -20,7 +22,8 @@ fi
 if [ -n "${CUDA_VISIBLE_DEVICES:-}" ]; then
   ngpu=$(echo "$CUDA_VISIBLE_DEVICES" | tr ',' '\n' | grep -c . || true)
 fi
-if [ "$ngpu" -gt 0 ] && [ "$local_size" -gt "$ngpu" ]; then
+# GPU count unknown (no nvidia-smi): assume sharing whenever ranks do.
+if { [ "$ngpu" -gt 0 ] && [ "$local_size" -gt "$ngpu" ]; } || { [ "$ngpu" -eq 0 ] && [ "$local_size" -gt 1 ]; }; then
   export NCCL_HOSTID="${NCCL_HOSTID:-signvote-test}-rank${rank}"
   export NCCL_SOCKET_IFNAME="${NCCL_SOCKET_IFNAME:-lo}"
   export NCCL_IB_DISABLE="${NCCL_IB_DISABLE:-1}"
