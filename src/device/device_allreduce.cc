@@ -25,6 +25,7 @@
 #include "comm.h"
 #include "debug.h"
 #include "device/device_comm.h"
+#include "device/device_layout.h"
 #include "plan.h"
 
 namespace sv {
@@ -163,41 +164,36 @@ svResult_t exchangeAndVote(svComm* comm, const char* where, const CallShape& s, 
                            bool capturing, cudaStream_t stream, const Fill& fill, bool fuseUnpack,
                            const Fused& fused, const uint64_t** voted) {
   DeviceState* d = comm->device.get();
-  const int P = comm->nranks, me = comm->rank;
-  const size_t ip = s.inPlanes, op = s.outPlanes;
+  const int me = comm->rank;
+  const size_t op = s.outPlanes;
   DeviceTransport* t = d->transport.get();
+  const DeviceLayout l = deviceLayout(s, comm->nranks, me, !fuseUnpack);
   *voted = nullptr;
+  // Staging is grown before anything of this call is enqueued.
+  SVCHECK(ensure(comm, where, d->packed, l.packedWords * 8, capturing));
+  SVCHECK(ensure(comm, where, d->recv, l.recvWords * 8, capturing));
+  SVCHECK(ensure(comm, where, d->result, l.resultWords * 8, capturing));
+  uint64_t* packed = static_cast<uint64_t*>(d->packed.ptr);
+  uint64_t* recv = static_cast<uint64_t*>(d->recv.ptr);
+  uint64_t* result = static_cast<uint64_t*>(d->result.ptr);
   if (s.algorithm == SV_ALGO_ALLTOALL) {
-    const size_t seg = segmentWords(s.words, P);
-    size_t myBegin, myLen;
-    segmentRange(s.words, P, me, &myBegin, &myLen);
-    SVCHECK(ensure(comm, where, d->packed, P * seg * ip * 8, capturing));
-    SVCHECK(ensure(comm, where, d->recv, P * seg * ip * 8, capturing));
-    SVCHECK(ensure(comm, where, d->result, P * seg * op * 8, capturing));
-    uint64_t* packed = static_cast<uint64_t*>(d->packed.ptr);
-    uint64_t* recv = static_cast<uint64_t*>(d->recv.ptr);
-    uint64_t* result = static_cast<uint64_t*>(d->result.ptr);
-    SVCHECK(fill(packed));
+    SVCHECK(fill(packed + l.packAt));
     // Words past s.words are padding: they travel and are voted like the
     // rest, but no unpack ever reads them.
-    SVCHECK(t->allToAll(packed, recv, seg * ip * 8, stream));
-    if (myLen > 0)
-      SVCHECK(kernel(comm, where, device::vote(recv, seg * ip, myLen, vp, myBegin, result + myBegin * op, stream),
+    SVCHECK(t->allToAll(packed, recv, l.firstBlockWords * 8, stream));
+    if (l.myLen > 0)
+      SVCHECK(kernel(comm, where,
+                     device::vote(recv, l.firstBlockWords, l.myLen, vp, l.myBegin, result + l.myBegin * op, stream),
                      "vote"));
-    SVCHECK(t->allGather(result + me * seg * op, result, seg * op * 8, stream));
+    SVCHECK(t->allGather(result + me * l.secondBlockWords, result, l.secondBlockWords * 8, stream));
     *voted = result;
     return svSuccess;
   }
-  // All-gather: pack straight into my slot, gather in place. (Staging is
-  // grown before anything of this call is enqueued.)
-  SVCHECK(ensure(comm, where, d->recv, P * s.words * ip * 8, capturing));
-  if (!fuseUnpack) SVCHECK(ensure(comm, where, d->result, s.words * op * 8, capturing));
-  uint64_t* recv = static_cast<uint64_t*>(d->recv.ptr);
-  SVCHECK(fill(recv + me * s.words * ip));
-  SVCHECK(t->allGather(recv + me * s.words * ip, recv, s.words * ip * 8, stream));
-  if (fuseUnpack) return fused(recv, s.words * ip);
-  uint64_t* result = static_cast<uint64_t*>(d->result.ptr);
-  SVCHECK(kernel(comm, where, device::vote(recv, s.words * ip, s.words, vp, 0, result, stream), "vote"));
+  // All-gather: pack straight into my slot, gather in place.
+  SVCHECK(fill(recv + l.packAt));
+  SVCHECK(t->allGather(recv + l.packAt, recv, l.firstBlockWords * 8, stream));
+  if (fuseUnpack) return fused(recv, l.firstBlockWords);
+  SVCHECK(kernel(comm, where, device::vote(recv, l.firstBlockWords, s.words, vp, 0, result, stream), "vote"));
   *voted = result;
   return svSuccess;
 }
