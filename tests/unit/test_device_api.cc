@@ -29,7 +29,7 @@ namespace {
     CHECK(ref::containsNoCase(e_, word));              \
   } while (0)
 
-bool cudaDeviceVisible() {
+[[maybe_unused]] bool cudaDeviceVisible() {
 #if defined(SV_WITH_DEVICE)
   int n = 0;
   const bool ok = cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
