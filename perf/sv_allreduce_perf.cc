@@ -5,6 +5,15 @@
 // same ranks and sizes, and each row shows the speedup against them.
 //
 //   mpirun -np 4 sv_allreduce_perf -b 8 -e 128M -f 2 -c 1 --baseline mpi
+//   mpirun -np 4 sv_allreduce_perf --device 1 -b 4K -e 1G -f 2 --baseline nccl
+//
+// --device 1 (or -G N, nccl-tests' CUDA-graph flag): device buffers on a
+// device communicator (NCCL by default, --transport mpi for the MPI device
+// transport), every call enqueued on one stream and the stream synchronised
+// after the timed loop, as nccl-tests does; -G N > 0 captures the timed
+// loop into a CUDA graph once and launches it N times. --baseline nccl:
+// ncclAllReduce of fp32 sums on the same ranks. Device options exist only in
+// builds with CUDA and NCCL (SV_PERF_WITH_DEVICE).
 //
 // algbw = size / time and busbw = algbw * 2(P-1)/P, with size the bytes of
 // the user buffer (count * sizeof(type)), exactly as all_reduce_perf defines
@@ -23,6 +32,13 @@
 
 #include "bitlogic.h"
 #include "signvote_mpi.h"
+
+#if defined(SV_PERF_WITH_DEVICE)
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+
+#include "signvote_nccl.h"
+#endif
 
 #if defined(SV_PERF_WITH_GLOO)
 #include <gloo/allreduce.h>
@@ -45,6 +61,8 @@ struct Options {
   int tie = SV_TIE_POSITIVE, zero = SV_ZERO_POSITIVE, algo = SV_ALGO_AUTO;
   std::vector<std::string> baselines;
   double linkBitsPerSec = 0;  // --link: print the lower bound max(W, M)
+  int device = 0;             // --device 1 / -G: device buffers, device communicator
+  std::string transport = "nccl";  // --transport nccl|mpi (device mode)
 };
 
 int rank_ = 0, nranks_ = 1;
@@ -101,8 +119,10 @@ void usage(const char* prog) {
         "\t[-n,--iters <iteration count>] [-w,--warmup_iters <warmup iteration count>]\n"
         "\t[-c,--check <0/1>] [-d,--datatype <float|half|bfloat16|double>] [-o,--op <vote>]\n"
         "\t[-a,--average <0/1/2/3> report average iteration time <0=RANK0/1=AVG/2=MIN/3=MAX>]\n"
-        "\t[-z,--blocking <0/1>] [-G,--cudagraph <num>] (accepted; host communicators are blocking)\n"
-        "\t[--baseline mpi|gloo|allgather|ps[,...]] fp32 MPI_Allreduce sum; fp32 Gloo ring all-reduce\n"
+        "\t[-z,--blocking <0/1>] [-G,--cudagraph <num>] (N > 0: device mode, timed loop as a CUDA graph launched N times)\n"
+        "\t[--device <0/1>] device buffers on a device communicator (CUDA+NCCL builds)\n"
+        "\t[--transport nccl|mpi] the device communicator's transport (default nccl)\n"
+        "\t[--baseline mpi|gloo|allgather|ps|nccl[,...]] fp32 MPI_Allreduce sum; fp32 Gloo ring all-reduce\n"
         "\t                 (TCP; SV_GLOO_IFACE picks the interface, else 127.0.0.1); naive all-gather\n"
         "\t                 vote; parameter server (gather at rank 0, vote, broadcast)\n"
         "\t[--link <bits/s, e.g. 1G>] also print the lower bound max(W, M): W = 2(P-1)/P * n/8 bytes\n"
@@ -123,7 +143,8 @@ Options parseArgs(int argc, char** argv) {
       {"cudagraph", required_argument, 0, 'G'}, {"average", required_argument, 0, 'a'},
       {"baseline", required_argument, 0, 1000}, {"tie", required_argument, 0, 1001},
       {"zero", required_argument, 0, 1002}, {"algo", required_argument, 0, 1003},
-      {"link", required_argument, 0, 1004},
+      {"link", required_argument, 0, 1004}, {"device", required_argument, 0, 1005},
+      {"transport", required_argument, 0, 1006},
       {"help", no_argument, 0, 'h'}, {}};
   int c, idx;
   while ((c = getopt_long(argc, argv, "b:e:i:f:n:w:c:o:d:z:G:a:t:g:m:h", longopts, &idx)) != -1) {
@@ -162,6 +183,9 @@ Options parseArgs(int argc, char** argv) {
 #if defined(SV_PERF_WITH_GLOO)
           known |= b == "gloo";
 #endif
+#if defined(SV_PERF_WITH_DEVICE)
+          known |= b == "nccl";
+#endif
           if (!known)
             die("unsupported baseline %s (mpi, gloo when built with Gloo, allgather, ps; nccl needs the GPU build)",
                 b.c_str());
@@ -187,6 +211,11 @@ Options parseArgs(int argc, char** argv) {
         o.linkBitsPerSec = v;
         break;
       }
+      case 1005: o.device = atoi(optarg); break;
+      case 1006:
+        if (strcmp(optarg, "nccl") && strcmp(optarg, "mpi")) die("unsupported transport %s (nccl, mpi)", optarg);
+        o.transport = optarg;
+        break;
       case 'h': default:
         usage(argv[0]);
         MPI_Finalize();
@@ -194,6 +223,12 @@ Options parseArgs(int argc, char** argv) {
     }
   }
   if (o.minBytes > o.maxBytes) die("minbytes > maxbytes%s", "");
+  if (o.graph > 0) o.device = 1;
+#if !defined(SV_PERF_WITH_DEVICE)
+  if (o.device) die("--device / -G need a build with CUDA and NCCL%s", "");
+#endif
+  if (!o.device && std::find(o.baselines.begin(), o.baselines.end(), "nccl") != o.baselines.end())
+    die("--baseline nccl needs --device 1%s", "");
   if (o.iters < 1) die("iters must be >= 1%s", "");
   return o;
 }
@@ -367,6 +402,66 @@ double timeIt(const Options& o, F&& op) {
   return r;
 }
 
+#if defined(SV_PERF_WITH_DEVICE)
+#define CUDA_PERF(call)                                                                         \
+  do {                                                                                          \
+    cudaError_t e_ = (call);                                                                    \
+    if (e_ != cudaSuccess) {                                                                    \
+      fprintf(stderr, "rank %d: %s failed: %s\n", rank_, #call, cudaGetErrorString(e_));       \
+      MPI_Abort(MPI_COMM_WORLD, 1);                                                             \
+    }                                                                                           \
+  } while (0)
+
+cudaStream_t stream_ = nullptr;
+
+// nccl-tests' timing: enqueue the iterations, synchronise the stream once.
+// With -G N the timed loop is captured into a graph and launched N times.
+template <typename F>
+double timeDevice(const Options& o, F&& op) {
+  for (int i = 0; i < o.warmup; ++i) op();
+  CUDA_PERF(cudaStreamSynchronize(stream_));
+  cudaGraphExec_t exec = nullptr;
+  if (o.graph > 0) {
+    cudaGraph_t g;
+    CUDA_PERF(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeGlobal));
+    for (int i = 0; i < o.iters; ++i) op();
+    CUDA_PERF(cudaStreamEndCapture(stream_, &g));
+    CUDA_PERF(cudaGraphInstantiate(&exec, g, 0));
+    CUDA_PERF(cudaGraphDestroy(g));
+  }
+  MPI_Barrier(MPI_COMM_WORLD);
+  const double t0 = MPI_Wtime();
+  if (exec) {
+    for (int k = 0; k < o.graph; ++k) CUDA_PERF(cudaGraphLaunch(exec, stream_));
+  } else {
+    for (int i = 0; i < o.iters; ++i) op();
+  }
+  CUDA_PERF(cudaStreamSynchronize(stream_));
+  const int n = exec ? o.iters * o.graph : o.iters;
+  double t = (MPI_Wtime() - t0) / n * 1e6, r = t;
+  if (exec) CUDA_PERF(cudaGraphExecDestroy(exec));
+  switch (o.average) {
+    case 0: MPI_Bcast(&r, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD); break;
+    case 2: MPI_Allreduce(&t, &r, 1, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD); break;
+    case 3: MPI_Allreduce(&t, &r, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD); break;
+    default: MPI_Allreduce(&t, &r, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD); r /= nranks_; break;
+  }
+  return r;
+}
+
+ncclComm_t makeNcclComm() {
+  ncclUniqueId id;
+  if (rank_ == 0 && ncclGetUniqueId(&id) != ncclSuccess) MPI_Abort(MPI_COMM_WORLD, 1);
+  MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD);
+  ncclComm_t c = nullptr;
+  if (ncclCommInitRank(&c, nranks_, id, rank_) != ncclSuccess) {
+    fprintf(stderr, "rank %d: ncclCommInitRank failed (ranks sharing a GPU need distinct NCCL_HOSTID)\n", rank_);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+  return c;
+}
+#endif
+
 // nccl-tests' number formatting: widest precision that fits the column.
 std::string fmt(double v, int width) {
   char s[32];
@@ -396,6 +491,32 @@ int main(int argc, char** argv) {
   cfg.zeroPolicy = o.zero;
   cfg.algorithm = o.algo;
   svComm_t comm;
+  int cudaDev = -1;
+#if defined(SV_PERF_WITH_DEVICE)
+  ncclComm_t ncclBase = nullptr;
+  if (o.device) {
+    // Node-local rank -> GPU, round robin (ranks may share a GPU).
+    MPI_Comm local;
+    int localRank = 0, ndev = 0;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local);
+    MPI_Comm_rank(local, &localRank);
+    MPI_Comm_free(&local);
+    CUDA_PERF(cudaGetDeviceCount(&ndev));
+    cudaDev = localRank % ndev;
+    CUDA_PERF(cudaSetDevice(cudaDev));
+    CUDA_PERF(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+    cfg.device = cudaDev;
+    if (o.transport == "mpi") {
+      SVCHECK_PERF(svCommInitMPI(&comm, MPI_COMM_WORLD, &cfg));
+    } else {
+      svUniqueId id;
+      if (rank_ == 0) SVCHECK_PERF(svGetUniqueId(&id));
+      MPI_Bcast(&id, sizeof(id), MPI_BYTE, 0, MPI_COMM_WORLD);
+      SVCHECK_PERF(svCommInitRankConfig(&comm, nranks_, id, rank_, &cfg));
+    }
+    if (std::find(o.baselines.begin(), o.baselines.end(), "nccl") != o.baselines.end()) ncclBase = makeNcclComm();
+  } else
+#endif
   SVCHECK_PERF(svCommInitMPI(&comm, MPI_COMM_WORLD, &cfg));
   svComm_t plainComm;  // default policies, for the sign baselines' pack/unpack
   SVCHECK_PERF(svCommInitMPI(&plainComm, MPI_COMM_WORLD, nullptr));
@@ -406,7 +527,8 @@ int main(int argc, char** argv) {
   PRINT("# nThread 1 nGpus 1 minBytes %zu maxBytes %zu step: %zu(%s) warmup iters: %d iters: %d agg iters: 1 validation: %d graph: %d\n",
         o.minBytes, o.maxBytes, o.stepFactor > 1 ? o.stepFactor : o.stepBytes, o.stepFactor > 1 ? "factor" : "bytes",
         o.warmup, o.iters, o.check, o.graph);
-  PRINT("#\n# signvote %d, %d ranks, host communicators; redop vote; tie %s zero %s algo %s\n", version, nranks_,
+  PRINT("#\n# signvote %d, %d ranks, %s communicators; redop vote; tie %s zero %s algo %s\n", version, nranks_,
+        o.device ? (o.transport == "mpi" ? "device (MPI)" : "device (NCCL)") : "host",
         o.tie == SV_TIE_ZERO ? "zero" : o.tie == SV_TIE_RANDOM ? "random" : "positive",
         o.zero == SV_ZERO_ABSTAIN ? "abstain" : "positive",
         o.algo == SV_ALGO_ALLTOALL ? "alltoall" : o.algo == SV_ALGO_ALLGATHER ? "allgather" : "auto");
@@ -428,7 +550,12 @@ int main(int argc, char** argv) {
           MPI_Recv(h, 64, MPI_CHAR, r, 8, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
         }
       }
-      PRINT("#  Rank %2d Group  0 Pid %6d on %10s device -1 [host] CPU\n", r, pid, h);
+      int dev = cudaDev;
+      if (r != 0) {
+        if (rank_ == r) MPI_Send(&dev, 1, MPI_INT, 0, 9, MPI_COMM_WORLD);
+        if (rank_ == 0) MPI_Recv(&dev, 1, MPI_INT, r, 9, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
+      }
+      PRINT("#  Rank %2d Group  0 Pid %6d on %10s device %2d [%s]\n", r, pid, h, dev, dev < 0 ? "host CPU" : "cuda");
     }
   }
   std::string baseHeader, baseUnits;
@@ -468,6 +595,58 @@ int main(int argc, char** argv) {
   if (wants("gloo")) gloo.init();
 #endif
   SignBaseline sb{plainComm, {}, {}, {}};
+#if defined(SV_PERF_WITH_DEVICE)
+  void *dIn = nullptr, *dOut = nullptr;
+  float *dfIn = nullptr, *dfOut = nullptr;
+  if (o.device) {
+    CUDA_PERF(cudaMalloc(&dIn, maxCount * esz));
+    CUDA_PERF(cudaMalloc(&dOut, maxCount * esz));
+    if (ncclBase) {
+      CUDA_PERF(cudaMalloc(reinterpret_cast<void**>(&dfIn), maxCount * sizeof(float)));
+      CUDA_PERF(cudaMalloc(reinterpret_cast<void**>(&dfOut), maxCount * sizeof(float)));
+      CUDA_PERF(cudaMemset(dfIn, 0, maxCount * sizeof(float)));
+    }
+  }
+#endif
+  // One collective on this rank's buffers: host pointers, or (device mode)
+  // the device copies of in/out, enqueued on the stream.
+  auto vote = [&](const void* src, void* dst, size_t count) {
+#if defined(SV_PERF_WITH_DEVICE)
+    if (o.device) {
+      const char* hin = in.data();
+      const void* s = src == hin ? dIn : dOut;  // src is in or out (in place)
+      SVCHECK_PERF(svAllReduceSign(s, dOut, count, o.type, comm, stream_));
+      return;
+    }
+#endif
+    SVCHECK_PERF(svAllReduceSign(src, dst, count, o.type, comm, nullptr));
+  };
+  auto timeVote = [&](auto&& op) {
+#if defined(SV_PERF_WITH_DEVICE)
+    if (o.device) return timeDevice(o, op);
+#endif
+    return timeIt(o, op);
+  };
+  // Device mode: bring dst's device copy (dOut) back to the host buffer.
+  auto fetch = [&](void* dst, size_t size) {
+#if defined(SV_PERF_WITH_DEVICE)
+    if (o.device) {
+      CUDA_PERF(cudaStreamSynchronize(stream_));
+      CUDA_PERF(cudaMemcpy(dst, dOut, size, cudaMemcpyDeviceToHost));
+    }
+#endif
+    (void)dst;
+    (void)size;
+  };
+  // Device mode: copy a host buffer into dIn (src == in) or dOut (in place).
+  auto upload = [&](const void* src, size_t size, bool toOut) {
+#if defined(SV_PERF_WITH_DEVICE)
+    if (o.device) CUDA_PERF(cudaMemcpy(toOut ? dOut : dIn, src, size, cudaMemcpyHostToDevice));
+#endif
+    (void)src;
+    (void)size;
+    (void)toOut;
+  };
   long long totalWrong = 0;
   double bwSum = 0;
   int bwCount = 0;
@@ -476,11 +655,13 @@ int main(int argc, char** argv) {
     const size_t size = count * esz;
     fillInput(in.data(), count, o.type, 0x5eed0000ull + 7919ull * rank_ + count);
     // Out of place.
-    double tOut = timeIt(o, [&] { SVCHECK_PERF(svAllReduceSign(in.data(), out.data(), count, o.type, comm, nullptr)); });
+    upload(in.data(), size, false);
+    double tOut = timeVote([&] { vote(in.data(), out.data(), count); });
     // Wrong elements over all ranks of one fresh call from `src` into `dst`
     // (checked against the oracle, and every rank must hold the same bits).
     auto checkCall = [&](void* src, void* dst) {
-      SVCHECK_PERF(svAllReduceSign(src, dst, count, o.type, comm, nullptr));
+      vote(src, dst, count);
+      fetch(dst, size);
       long long w = countWrong(in.data(), dst, count, o, scale), sum = 0;
       uint64_t h = hashBytes(dst, size), h0 = h;
       MPI_Bcast(&h0, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
@@ -492,10 +673,12 @@ int main(int argc, char** argv) {
     // In place: the buffer is voted again each iteration (the vote of
     // identical inputs is itself); checked on a fresh copy.
     memcpy(inplace.data(), in.data(), size);
-    double tIn = timeIt(o, [&] { SVCHECK_PERF(svAllReduceSign(inplace.data(), inplace.data(), count, o.type, comm, nullptr)); });
+    upload(in.data(), size, true);
+    double tIn = timeVote([&] { vote(inplace.data(), inplace.data(), count); });
     long long wrongIn = -1;
     if (o.check) {
       memcpy(inplace.data(), in.data(), size);
+      upload(in.data(), size, true);
       wrongIn = checkCall(inplace.data(), inplace.data());
       totalWrong += wrongOut + wrongIn;
     }
@@ -506,6 +689,14 @@ int main(int argc, char** argv) {
     std::string base;
     for (auto& b : o.baselines) {
       double tb = 0;
+#if defined(SV_PERF_WITH_DEVICE)
+      if (b == "nccl") {
+        tb = timeDevice(o, [&] {
+          if (ncclAllReduce(dfIn, dfOut, count, ncclFloat32, ncclSum, ncclBase, stream_) != ncclSuccess)
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        });
+      } else
+#endif
       if (b == "mpi")
         tb = timeIt(o, [&] { MPI_Allreduce(fin.data(), fout.data(), (int)count, MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD); });
 #if defined(SV_PERF_WITH_GLOO)
@@ -553,6 +744,16 @@ int main(int argc, char** argv) {
   PRINT("#\n# Collective test concluded: sv_allreduce_perf\n");
   svCommDestroy(plainComm);
   svCommDestroy(comm);
+#if defined(SV_PERF_WITH_DEVICE)
+  if (o.device) {
+    cudaFree(dIn);
+    cudaFree(dOut);
+    if (dfIn) cudaFree(dfIn);
+    if (dfOut) cudaFree(dfOut);
+    if (ncclBase) ncclCommDestroy(ncclBase);
+    cudaStreamDestroy(stream_);
+  }
+#endif
   MPI_Finalize();
   return totalWrong ? 1 : 0;
 }

@@ -6,7 +6,8 @@
 #
 #   cmake g++ make pkg-config    the build (pkg-config for the install tests)
 #   openmpi-bin libopenmpi-dev   MPI: the transport, mpirun, the mpi tests
-#   libhwloc-dev                 what Open MPI's pkg-config/CMake files expect
+#   libhwloc-dev                 what Open MPI's pkg-config/CMake files expect;
+#                                signvote's topology (src/topology.cc) links it
 #   catch2                       the unit tests (Catch2 v2)
 #   libgloo-dev                  the Gloo fp32 ring baseline of perf/sv_allreduce_perf
 #   python3-dev python3-venv     the Python package (bindings/python): headers for the

@@ -21,58 +21,10 @@
 #include "datatype.h"
 #include "debug.h"
 #include "host_kernels.h"
+#include "plan.h"
 
 namespace sv {
 namespace {
-
-struct CallShape {
-  size_t count;      // elements (or bits for the packed API)
-  int inPlanes;      // 2 with SV_ZERO_ABSTAIN
-  int outPlanes;     // 2 with SV_TIE_ZERO when a tie is possible
-  int algorithm;     // SV_ALGO_ALLTOALL or SV_ALGO_ALLGATHER
-  size_t words;      // ceil(count / 64)
-  size_t chunkWords; // words per pipeline chunk
-  size_t nchunks;
-  int depth;         // chunks in flight at most: min(kPipelineDepth, nchunks)
-};
-
-int chooseAlgorithm(const svComm* comm, size_t words, int inPlanes) {
-  const Config& c = comm->config;
-  if (c.algorithm != SV_ALGO_AUTO) return c.algorithm;
-  if (comm->nranks <= 2) return SV_ALGO_ALLGATHER;  // same bytes, one round
-  const double gathered = static_cast<double>(comm->nranks - 1) * words * 8 * inPlanes;
-  return gathered <= static_cast<double>(c.allGatherThreshold) ? SV_ALGO_ALLGATHER : SV_ALGO_ALLTOALL;
-}
-
-// Packed bytes per pipeline chunk: SV_CHUNK_BYTES, or by default about 32 KiB
-// per rank's segment, which measured best on emulated 1 Gbit/s links (P=4:
-// 128 KiB chunks at 1.03-1.09x the lower bound, 512 KiB at 1.4-1.5x, 16-32 KiB
-// worse again from per-message costs; P=8: 256 KiB better than 128 KiB).
-long long chunkBytes(const Config& c, int nranks) {
-  if (c.chunkBytes != 0) return c.chunkBytes;
-  return std::min<long long>(std::max<long long>(32LL * 1024 * nranks, 64 * 1024), 4 * 1024 * 1024);
-}
-
-CallShape planCall(const svComm* comm, size_t count, bool packedApi) {
-  const Config& c = comm->config;
-  CallShape s;
-  s.count = count;
-  s.inPlanes = (!packedApi && c.zero == SV_ZERO_ABSTAIN) ? 2 : 1;
-  // A tie needs an even number of voters; with abstention any number can tie.
-  const bool tiePossible = (comm->nranks % 2 == 0) || s.inPlanes == 2;
-  s.outPlanes = (!packedApi && c.tie == SV_TIE_ZERO && tiePossible) ? 2 : 1;
-  s.words = divUp(count, kWordBits);
-  s.algorithm = chooseAlgorithm(comm, s.words, s.inPlanes);
-  // A chunk holds chunkBytes of bits per plane; for the all-to-all it is a
-  // multiple of P segments so every chunk splits evenly.
-  size_t chunk = std::max<size_t>(static_cast<size_t>(chunkBytes(c, comm->nranks)) / 8, 1);
-  const size_t unit = s.algorithm == SV_ALGO_ALLTOALL ? kSegmentAlignWords * comm->nranks : kSegmentAlignWords;
-  chunk = roundUp(chunk, unit);
-  s.chunkWords = std::min(chunk, std::max<size_t>(s.words, 1));
-  s.nchunks = divUp(s.words, s.chunkWords);
-  s.depth = static_cast<int>(std::min<size_t>(kPipelineDepth, s.nchunks));
-  return s;
-}
 
 // One call's pipeline state. Chunks are started in order; a chunk occupies a
 // slot (its receive buffer) from pack until unpack.
@@ -391,6 +343,7 @@ svResult_t svAllReduceSign(const void* sendbuff, void* recvbuff, size_t count, s
     if (s < r + count * esz && r < s + count * esz)
       return setError(comm, svInvalidArgument, where, "sendbuff and recvbuff overlap without being equal");
   }
+  if (comm->device) return onComm(comm, deviceAllReduceSign(comm, sendbuff, recvbuff, count, datatype, stream));
   const CallShape shape = planCall(comm, count, false);
   const OutputBits bits = outputBits(datatype, comm->config.scale);
   const int ip = shape.inPlanes, op = shape.outPlanes;
@@ -419,6 +372,7 @@ svResult_t svAllReduceSignPacked(const uint32_t* sendbits, uint32_t* recvbits, s
     if (sendbits < recvbits + n32 && recvbits < sendbits + n32)
       return setError(comm, svInvalidArgument, where, "sendbits and recvbits overlap without being equal");
   }
+  if (comm->device) return onComm(comm, deviceAllReduceSignPacked(comm, sendbits, recvbits, count, stream));
   const CallShape shape = planCall(comm, count, true);
   auto pack = [&](size_t firstWord, size_t words, uint64_t* out) -> uint64_t {
     copyBitsIn(sendbits, count, firstWord, words, out);
@@ -437,6 +391,7 @@ svResult_t svPackSigns(const void* sendbuff, uint32_t* bits, size_t count, svDat
   SVCHECK(checkCommon(comm, where, sendbuff, "sendbuff", bits, "bits", count, 8));
   SVCHECK(checkDatatype(comm, where, datatype, sendbuff, nullptr));
   if (count == 0) return svSuccess;
+  if (comm->device) return onComm(comm, devicePackSigns(comm, sendbuff, bits, count, datatype, stream));
   if (comm->config.nan == SV_NAN_ERROR) {
     const uint64_t nans = host::countNans(sendbuff, count, datatype);
     comm->stats.lastNanCount = nans;
@@ -471,6 +426,7 @@ svResult_t svUnpackSigns(const uint32_t* bits, void* recvbuff, size_t count, svD
   SVCHECK(checkCommon(comm, where, bits, "bits", recvbuff, "recvbuff", count, 8));
   SVCHECK(checkDatatype(comm, where, datatype, recvbuff, nullptr));
   if (count == 0) return svSuccess;
+  if (comm->device) return onComm(comm, deviceUnpackSigns(comm, bits, recvbuff, count, datatype, stream));
   const OutputBits ob = outputBits(datatype, comm->config.scale);
   const size_t n32 = divUp(count, 32), esz = dtSize(datatype);
   const size_t fullWords = (reinterpret_cast<uintptr_t>(bits) % 8 == 0) ? n32 / 2 : 0;

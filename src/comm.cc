@@ -2,6 +2,8 @@
 // Communicator lifetime, the live-handle registry, and the small getters.
 #include "comm.h"
 
+#include <stdio.h>
+
 #include <mutex>
 #include <new>
 #include <unordered_set>
@@ -22,7 +24,11 @@ std::unordered_set<svComm*>& registry() {
 
 }  // namespace
 
-svResult_t commCreate(std::unique_ptr<Transport> transport, const Config& cfg, svComm_t* out) {
+svResult_t commCreate(std::unique_ptr<Transport> transport, const Config& cfg, svComm_t* out,
+                      DeviceStatePtr device) {
+  if (!device && cfg.device != SV_DEVICE_HOST)
+    return setError(nullptr, svInvalidUsage, "commCreate",
+                    "config.device=%d (SV_DEVICE): this init makes host communicators only", cfg.device);
   if (transport->nranks() >= (1 << kMaxCounterBits))
     return setError(nullptr, svInvalidUsage, "commCreate", "%d ranks: at most %d are supported", transport->nranks(),
                     (1 << kMaxCounterBits) - 1);
@@ -33,6 +39,7 @@ svResult_t commCreate(std::unique_ptr<Transport> transport, const Config& cfg, s
   c->config = cfg;
   c->transport = std::move(transport);
   c->nanCounts.assign(c->nranks, 0);
+  c->device = std::move(device);
   {
     std::lock_guard<std::mutex> lock(registryMutex);
     registry().insert(c);
@@ -40,9 +47,11 @@ svResult_t commCreate(std::unique_ptr<Transport> transport, const Config& cfg, s
   if (logLevel() >= kLogInfo) {
     char desc[512];
     describeConfig(cfg, desc, sizeof(desc));
-    SV_INFO(c->rank, "signvote %d.%d.%d comm %p rank %d nranks %d transport %s device host; %s",
+    char dev[16] = "host";
+    if (c->device) snprintf(dev, sizeof(dev), "cuda:%d", cfg.device);
+    SV_INFO(c->rank, "signvote %d.%d.%d comm %p rank %d nranks %d transport %s device %s; %s",
             SIGNVOTE_VERSION_MAJOR, SIGNVOTE_VERSION_MINOR, SIGNVOTE_VERSION_PATCH, (void*)c, c->rank,
-            c->nranks, c->transport->name(), desc);
+            c->nranks, c->transport->name(), dev, desc);
   }
   *out = c;
   return svSuccess;
@@ -114,6 +123,7 @@ svResult_t svCommDestroy(svComm_t comm) {
 svResult_t svCommAbort(svComm_t comm) {
   SVCHECK(commCheck(comm, "svCommAbort"));
   SV_INFO(comm->rank, "comm %p aborted", (void*)comm);
+  if (comm->device) deviceAbort(comm);
   commFree(comm);
   return svSuccess;
 }
@@ -129,6 +139,14 @@ svResult_t svCommAbort(svComm_t comm) {
 SV_GETTER(svCommCount, int, count, comm->nranks)
 SV_GETTER(svCommUserRank, int, rank, comm->rank)
 SV_GETTER(svCommCuDevice, int, device, comm->config.device)
-SV_GETTER(svCommGetStats, svCommStats_t, stats, comm->stats)
+SV_GETTER(svCommGetStats, svCommStats_t, stats, (comm->device ? deviceRefreshStats(comm) : (void)0, comm->stats))
+
+svResult_t svCommGetAsyncError(svComm_t comm, svResult_t* asyncError) {
+  SVCHECK(commCheck(comm, "svCommGetAsyncError"));
+  if (asyncError == nullptr) return setError(comm, svInvalidArgument, "svCommGetAsyncError", "asyncError is NULL");
+  if (comm->device) return deviceAsyncError(comm, asyncError);
+  *asyncError = svSuccess;  // host calls return their errors themselves
+  return svSuccess;
+}
 
 }  // extern "C"

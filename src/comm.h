@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "config.h"
+#include "device/device.h"
 #include "signvote.h"
 #include "transport/transport.h"
 
@@ -34,12 +35,23 @@ struct svComm {
   svCommStats_t stats = {};
   int loggedAlgorithm = -1;
   char lastError[sv::kErrorLineMax] = "";
+
+  // Device communicators only (config.device >= 0): staging, streams' events,
+  // the stream-ordered transport (src/device/device_comm.h). Declared last so
+  // it is freed first, before the host transport.
+  sv::DeviceStatePtr device;
+  // Ranks sharing this node (found at init where the transport can; empty
+  // otherwise): groundwork for the hierarchical path.
+  std::vector<int> nodeRanks;
 };
 
 namespace sv {
 
 // Wrap a transport into a communicator and register it as live.
-svResult_t commCreate(std::unique_ptr<Transport> transport, const Config& cfg, svComm_t* out);
+// A device communicator also passes its DeviceState (cfg.device >= 0);
+// without one, cfg.device must be SV_DEVICE_HOST.
+svResult_t commCreate(std::unique_ptr<Transport> transport, const Config& cfg, svComm_t* out,
+                      DeviceStatePtr device = DeviceStatePtr());
 
 // svSuccess iff comm is a live communicator; else a specific error naming
 // `where`. Every entry point taking a communicator calls this first.

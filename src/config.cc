@@ -27,7 +27,10 @@ const ParamDesc kParams[] = {
      "Packed bytes per pipeline chunk (8 elements a byte); large calls overlap pack, exchange, vote and unpack chunk by chunk. 0: P x 32 KiB, within 64 KiB .. 4 MiB."},
     {"SV_ALLGATHER_THRESHOLD", "allGatherThreshold", "65536",
      "auto picks allgather while (P-1) x packed bytes <= this, else alltoall; P <= 2 always allgather."},
-    {"SV_DEVICE", "device", "-1", "-1 (SV_DEVICE_HOST): a host communicator, the only kind in this version."},
+    {"SV_DEVICE", "device", "auto",
+     "-1 (SV_DEVICE_HOST): a host communicator; 0, 1, ...: a device communicator on that CUDA device. Unset: host for svCommInitMPI, the current CUDA device for NCCL-based inits."},
+    {"SV_MPI_CUDA_AWARE", "mpiCudaAware", "auto",
+     "MPI device communicators: auto (ask MPIX_Query_cuda_support), 1 (device pointers to MPI), 0 (pinned host staging)."},
 };
 const int kNumParams = sizeof(kParams) / sizeof(kParams[0]);
 
@@ -120,6 +123,23 @@ class Resolver {
     return true;
   }
 
+  // auto | -1 -> -1, 0 | off -> 0, 1 | on -> 1.
+  bool triParam(int idx, int field, int* out) {
+    const ParamDesc& p = kParams[idx];
+    if (field != SV_CONFIG_UNDEF_INT) {
+      if (field < -1 || field > 1) return fail("config.%s=%d is not -1 (auto), 0 or 1", p.field, field);
+      *out = field;
+      return true;
+    }
+    const char* env = getenv(p.env);
+    if (env == nullptr) return true;
+    if (!strcasecmp(env, "auto") || !strcmp(env, "-1")) *out = -1;
+    else if (!strcasecmp(env, "0") || !strcasecmp(env, "off")) *out = 0;
+    else if (!strcasecmp(env, "1") || !strcasecmp(env, "on")) *out = 1;
+    else return fail("%s=%s is not understood (auto, 0, 1)", p.env, env);
+    return true;
+  }
+
   bool intParam(int idx, int field, int lo, int hi, int* out) {
     long long v = *out;
     long long f = field == SV_CONFIG_UNDEF_INT ? SV_CONFIG_UNDEF_LL : field;
@@ -182,7 +202,9 @@ svResult_t resolveConfig(const svConfig_t* user, Config* out, char* err, size_t 
             res.llParam(6, c.chunkBytes, 0, 1LL << 28, &r.chunkBytes) &&
             (r.chunkBytes == 0 || r.chunkBytes >= 1024 || res.fail("SV_CHUNK_BYTES / config.chunkBytes = %lld: 0 (auto) or 1024 .. 2^28", r.chunkBytes)) &&
             res.llParam(7, c.allGatherThreshold, 0, 1LL << 40, &r.allGatherThreshold) &&
-            res.intParam(8, c.device, SV_DEVICE_HOST, SV_DEVICE_HOST, &r.device);
+            res.intParam(8, c.device, SV_DEVICE_HOST, kMaxDeviceOrdinal, &r.device) &&
+            res.triParam(9, c.mpiCudaAware, &r.mpiCudaAware);
+  r.deviceSet = c.device != SV_CONFIG_UNDEF_INT || getenv("SV_DEVICE") != nullptr;
   if (!ok) return svInvalidArgument;
   *out = r;
   return svSuccess;
@@ -195,9 +217,9 @@ const char* algoName(int v) { return v >= 0 && v < 3 ? kAlgoNames[v] : "?"; }
 
 void describeConfig(const Config& c, char* buf, size_t len) {
   snprintf(buf, len,
-           "tie=%s zero=%s nan=%s algo=%s scale=%g seed=%lld chunkBytes=%lld allGatherThreshold=%lld device=%d",
+           "tie=%s zero=%s nan=%s algo=%s scale=%g seed=%lld chunkBytes=%lld allGatherThreshold=%lld device=%d%s mpiCudaAware=%d",
            tieName(c.tie), zeroName(c.zero), nanName(c.nan), algoName(c.algorithm), c.scale, c.seed,
-           c.chunkBytes, c.allGatherThreshold, c.device);
+           c.chunkBytes, c.allGatherThreshold, c.device, c.deviceSet ? "" : "(default)", c.mpiCudaAware);
 }
 
 }  // namespace sv

@@ -20,7 +20,13 @@ struct Config {
   long long chunkBytes = 0;                // 0: P x 32 KiB, within 64 KiB .. 4 MiB
   long long allGatherThreshold = 1 << 16;  // (P-1) x packed bytes
   int device = SV_DEVICE_HOST;
+  bool deviceSet = false;  // device given by config or SV_DEVICE (else per init kind)
+  int mpiCudaAware = -1;   // -1 auto, 0 host staging, 1 CUDA-aware MPI
 };
+
+// Highest CUDA device ordinal a config may name (checked against the
+// devices present at init).
+constexpr int kMaxDeviceOrdinal = 1023;
 
 // One row per parameter; docs/env.md is this table.
 struct ParamDesc {

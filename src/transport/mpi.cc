@@ -10,7 +10,12 @@
 #include "comm.h"
 #include "debug.h"
 #include "signvote_mpi.h"
+#include "topology.h"
+#include "topology_mpi.h"
 #include "transport/p2p.h"
+#if SV_WITH_DEVICE
+#include "transport/mpi_device.h"
+#endif
 
 namespace sv {
 namespace {
@@ -116,9 +121,25 @@ extern "C" svResult_t svCommInitMPI(svComm_t* comm, MPI_Comm mpiComm, svConfig_t
   char err[kErrorLineMax];
   if (resolveConfig(config, &cfg, err, sizeof(err)) != svSuccess)
     return setError(nullptr, svInvalidArgument, "svCommInitMPI", "%s", err);
+  // A device communicator only when asked for (config.device / SV_DEVICE >=
+  // 0): existing callers pass host pointers (docs/gpu.md).
+  if (cfg.device != SV_DEVICE_HOST) {
+#if SV_WITH_DEVICE
+    return deviceInitMpi(mpiComm, cfg, comm);
+#else
+    return setError(nullptr, svInvalidUsage, "svCommInitMPI",
+                    "config.device / SV_DEVICE = %d: signvote was built without CUDA (host communicators only)",
+                    cfg.device);
+#endif
+  }
   MPI_Comm dup = MPI_COMM_NULL;
   int rc = MPI_Comm_dup(mpiComm, &dup);
   if (rc != MPI_SUCCESS) return mpiError(rc, "MPI_Comm_dup");
   MPI_Comm_set_errhandler(dup, MPI_ERRORS_RETURN);
-  return commCreate(std::make_unique<MpiTransport>(dup), cfg, comm);
+  std::vector<int> nodeRanks = nodeRanksMpi(dup);  // topology (collective, like the dup)
+  SVCHECK(commCreate(std::make_unique<MpiTransport>(dup), cfg, comm));
+  (*comm)->nodeRanks = nodeRanks;
+  SV_INFO((*comm)->rank, "topology: %zu of %d ranks on this node (%s), %s", nodeRanks.size(), (*comm)->nranks,
+          rankList(nodeRanks).c_str(), nodeName().c_str());
+  return svSuccess;
 }

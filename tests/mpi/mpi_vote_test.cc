@@ -1082,7 +1082,8 @@ void testConfig() {
       {"chunkBytes 512", [](svConfig_t* c) { c->chunkBytes = 512; }},  // 0 is auto; 1..1023 invalid
       {"chunkBytes -4096", [](svConfig_t* c) { c->chunkBytes = -4096; }},
       {"allGatherThreshold -1", [](svConfig_t* c) { c->allGatherThreshold = -1; }},
-      {"device 0", [](svConfig_t* c) { c->device = 0; }},
+      {"device -5", [](svConfig_t* c) { c->device = -5; }},
+      {"mpiCudaAware 3", [](svConfig_t* c) { c->mpiCudaAware = 3; }},
   };
   for (const Bad& b : kBad) {
     setCase("config P=%d: %s", world.size(), b.what);
@@ -1095,6 +1096,28 @@ void testConfig() {
     CHECK(strlen(svGetLastError(nullptr)) > 0, "svGetLastError(NULL) is empty after a failed init");
     if (rc == svSuccess) svCommDestroy(comm);
     checkAgreement(world, rc, 0, false, b.what);
+  }
+  {
+    // device 0 asks for a device communicator: refused in a build without
+    // CUDA (svInvalidUsage) or without a visible GPU (svUnhandledCudaError);
+    // on a GPU machine it is one, bound to device 0.
+    setCase("config P=%d: device 0", world.size());
+    svConfig_t cfg = SV_CONFIG_INITIALIZER;
+    cfg.device = 0;
+    svComm_t comm = nullptr;
+    const svResult_t rc = svCommInitMPI(&comm, MPI_COMM_WORLD, &cfg);
+    CHECK(rc == svInvalidUsage || rc == svUnhandledCudaError || rc == svSuccess,
+          "svCommInitMPI with device 0 returned %d (%s): %s", (int)rc, svGetErrorString(rc), svGetLastError(nullptr));
+    if (rc == svSuccess) {
+      int dev = -1;
+      CHECK_RC(svCommCuDevice(comm, &dev), svSuccess, "svCommCuDevice");
+      CHECK(dev == 0, "svCommCuDevice says %d, expected 0", dev);
+      svCommDestroy(comm);
+    } else {
+      CHECK(strstr(svGetLastError(nullptr), "CUDA") != nullptr, "the refusal does not mention CUDA: %s",
+            svGetLastError(nullptr));
+    }
+    checkAgreement(world, rc, 0, false, "device 0");
   }
   setCase("config P=%d: NULL arguments", world.size());
   CHECK_RC(svCommInitMPI(nullptr, MPI_COMM_WORLD, nullptr), svInvalidArgument, "svCommInitMPI(NULL comm)");

@@ -10,7 +10,7 @@
 int main(int argc, char* argv[]) {
   static const char* const kVars[] = {"SV_TIE",  "SV_ZERO",        "SV_NAN",
                                       "SV_ALGO", "SV_SCALE",       "SV_SEED",
-                                      "SV_CHUNK_BYTES", "SV_ALLGATHER_THRESHOLD", "SV_DEVICE"};
+                                      "SV_CHUNK_BYTES", "SV_ALLGATHER_THRESHOLD", "SV_DEVICE", "SV_MPI_CUDA_AWARE"};
   for (const char* v : kVars) unsetenv(v);
   return Catch::Session().run(argc, argv);
 }

@@ -18,7 +18,7 @@
 namespace {
 
 const char* const kEnvVars[] = {"SV_TIE",   "SV_ZERO", "SV_NAN",         "SV_ALGO",  "SV_SCALE",
-                                "SV_SEED",  "SV_CHUNK_BYTES", "SV_ALLGATHER_THRESHOLD", "SV_DEVICE"};
+                                "SV_SEED",  "SV_CHUNK_BYTES", "SV_ALLGATHER_THRESHOLD", "SV_DEVICE", "SV_MPI_CUDA_AWARE"};
 
 // Saves every SV_* variable, clears them, restores them on destruction.
 class EnvGuard {
@@ -100,7 +100,8 @@ TEST_CASE("the parameter table lists every SV_ variable with its default", "[con
               {"SV_NAN", "nanPolicy", "zero"},         {"SV_ALGO", "algorithm", "auto"},
               {"SV_SCALE", "scale", nullptr},          {"SV_SEED", "seed", "0"},
               {"SV_CHUNK_BYTES", "chunkBytes", "0"}, {"SV_ALLGATHER_THRESHOLD", "allGatherThreshold", "65536"},
-              {"SV_DEVICE", "device", "-1"}};
+              {"SV_DEVICE", "device", "auto"},
+              {"SV_MPI_CUDA_AWARE", "mpiCudaAware", "auto"}};
   CHECK(sv::kNumParams >= 9);
   for (const auto& w : want) {
     INFO(w.env);
@@ -255,7 +256,8 @@ TEST_CASE("bad environment strings are svInvalidArgument naming the variable", "
       {"SV_SEED", "99999999999999999999"},           {"SV_CHUNK_BYTES", "1023"}, {"SV_CHUNK_BYTES", "268435457"},
       {"SV_CHUNK_BYTES", "-5"},                      {"SV_CHUNK_BYTES", "lots"}, {"SV_CHUNK_BYTES", "1"},
       {"SV_ALLGATHER_THRESHOLD", "-1"},              {"SV_ALLGATHER_THRESHOLD", "x"},
-      {"SV_DEVICE", "0"},    {"SV_DEVICE", "3"},     {"SV_DEVICE", "gpu"},
+      {"SV_DEVICE", "-2"},   {"SV_DEVICE", "1024"},  {"SV_DEVICE", "gpu"},   {"SV_MPI_CUDA_AWARE", "2"},
+      {"SV_MPI_CUDA_AWARE", "maybe"},
   };
   for (const Bad& b : bads) {
     env.set(b.var, b.value);
@@ -304,7 +306,9 @@ TEST_CASE("bad config structs are svInvalidArgument with a reason", "[config]") 
       {"chunk 1023", [](svConfig_t* c) { c->chunkBytes = 1023; }, "chunkBytes"},
       {"chunk 2^31", [](svConfig_t* c) { c->chunkBytes = 1LL << 31; }, "chunkBytes"},
       {"threshold -1", [](svConfig_t* c) { c->allGatherThreshold = -1; }, "allGatherThreshold"},
-      {"device 0", [](svConfig_t* c) { c->device = 0; }, "device"},
+      {"device 1024", [](svConfig_t* c) { c->device = 1024; }, "device"},
+      {"mpiCudaAware 2", [](svConfig_t* c) { c->mpiCudaAware = 2; }, "mpiCudaAware"},
+      {"mpiCudaAware -2", [](svConfig_t* c) { c->mpiCudaAware = -2; }, "mpiCudaAware"},
       {"device -3", [](svConfig_t* c) { c->device = -3; }, "device"},
   };
   for (const Bad& b : bads) {
@@ -323,7 +327,8 @@ TEST_CASE("an older shorter config struct is accepted and its missing fields tak
                             offsetof(svConfig_t, nanPolicy),  offsetof(svConfig_t, algorithm),
                             offsetof(svConfig_t, scale),      offsetof(svConfig_t, seed),
                             offsetof(svConfig_t, chunkBytes), offsetof(svConfig_t, allGatherThreshold),
-                            offsetof(svConfig_t, device),     sizeof(svConfig_t)};
+                            offsetof(svConfig_t, device),     offsetof(svConfig_t, mpiCudaAware),
+                            sizeof(svConfig_t)};
   for (int withEnv = 0; withEnv < 2; ++withEnv) {
     if (withEnv) env.set("SV_CHUNK_BYTES", "4096");
     for (size_t k = 0; k < sizeof(offsets) / sizeof(offsets[0]); ++k) {

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: MIT
+// What the host-side code (comm.cc, allreduce.cc, mpi.cc) knows of device
+// communicators. Needs no CUDA header: DeviceState is opaque here and lives
+// in device_comm.h. Built without CUDA, device_none.cc defines these and no
+// device communicator can ever be created.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <memory>
+
+#include "signvote.h"
+
+struct svComm;
+
+namespace sv {
+
+struct Config;
+struct DeviceState;
+struct DeviceStateDeleter {
+  void operator()(DeviceState* d) const;  // frees staging, events, transport
+};
+using DeviceStatePtr = std::unique_ptr<DeviceState, DeviceStateDeleter>;
+
+// True when this build can make device communicators (CUDA and the GPU
+// kernels compiled in).
+bool deviceSupported();
+
+// The engine behind the collectives on a device communicator: the caller
+// (allreduce.cc) has already run the checks shared with host communicators
+// (live comm, NULL pointers, sizes, datatype, alignment, overlap).
+svResult_t deviceAllReduceSign(svComm* comm, const void* sendbuff, void* recvbuff, size_t count,
+                               svDataType_t datatype, cudaStream_t stream);
+svResult_t deviceAllReduceSignPacked(svComm* comm, const uint32_t* sendbits, uint32_t* recvbits, size_t count,
+                                     cudaStream_t stream);
+svResult_t devicePackSigns(svComm* comm, const void* sendbuff, uint32_t* bits, size_t count,
+                           svDataType_t datatype, cudaStream_t stream);
+svResult_t deviceUnpackSigns(svComm* comm, const uint32_t* bits, void* recvbuff, size_t count,
+                             svDataType_t datatype, cudaStream_t stream);
+
+// svCommAbort of a device communicator, before it is freed: aborts the
+// transport and frees without waiting for queued work.
+void deviceAbort(svComm* comm);
+
+// svCommGetAsyncError of a device communicator.
+svResult_t deviceAsyncError(svComm* comm, svResult_t* asyncError);
+// svCommGetStats of a device communicator: folds in the NaN counts the GPU
+// has published so far.
+void deviceRefreshStats(svComm* comm);
+
+}  // namespace sv

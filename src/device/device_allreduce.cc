@@ -1,0 +1,349 @@
+// SPDX-License-Identifier: MIT
+// The device engine: svAllReduceSign and friends on a device communicator,
+// every step enqueued on the caller's stream:
+//
+//   alltoall : pack -> all-to-all of P equal segments -> vote my segment ->
+//              all-gather of the voted segments (in place) -> unpack
+//   allgather: pack into my slot -> all-gather (in place) -> fused vote+unpack
+//
+// The plan (algorithm, planes) is planCall's, the segments are
+// segmentWords/segmentRange of bitlogic.h, and the kernels run the bit logic
+// of bitlogic.h, exactly as the host engine; so the output equals the host
+// backend's bit for bit. A call is one chunk: on one stream the exchanges
+// serialise anyway, so the host's chunked pipeline would only add launches.
+//
+// SV_NAN_ERROR: every rank's NaN count is all-gathered on the stream and
+// summed on the GPU (glue::nanPublish); the unpack is gated on that sum
+// (skipIfNonzero), so recvbuff stays untouched on every rank, and the
+// failure reaches the host through mapped memory: svCommGetAsyncError
+// reports it once the check has executed.
+#include <string.h>
+
+#include <algorithm>
+
+#include "device_kernels.h"  // cuda/: the GPU kernels
+#include "comm.h"
+#include "debug.h"
+#include "device/device_comm.h"
+#include "device/device_layout.h"
+#include "plan.h"
+
+namespace sv {
+namespace {
+
+constexpr size_t kStagingGranule = 64 * 1024;
+
+// Device memory of this communicator's device, or managed memory.
+svResult_t checkDevicePtr(svComm* comm, const char* where, const void* p, const char* name) {
+  cudaPointerAttributes a;
+  memset(&a, 0, sizeof(a));
+  // A pure query, but under a global-mode stream capture the runtime may
+  // class it as "potentially unsafe" and invalidate the capture: make this
+  // thread relaxed for the query only.
+  cudaStreamCaptureMode mode = cudaStreamCaptureModeRelaxed;
+  const bool exchanged = cudaThreadExchangeStreamCaptureMode(&mode) == cudaSuccess;
+  cudaError_t e = cudaPointerGetAttributes(&a, p);
+  if (exchanged) cudaThreadExchangeStreamCaptureMode(&mode);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    return setError(comm, svInvalidArgument, where, "%s=%p: cudaPointerGetAttributes failed (%s)", name, p,
+                    cudaGetErrorString(e));
+  }
+  const int dev = comm->device->device;
+  if (a.type == cudaMemoryTypeManaged || (a.type == cudaMemoryTypeDevice && a.device == dev)) return svSuccess;
+  const char* kind = a.type == cudaMemoryTypeDevice ? "device memory of another GPU"
+                     : a.type == cudaMemoryTypeHost ? "pinned host memory"
+                                                    : "host memory";
+  return setError(comm, svInvalidArgument, where,
+                  "%s=%p is %s; a device communicator on cuda:%d takes device memory of that GPU", name, p, kind,
+                  dev);
+}
+
+// Grow a staging buffer to `bytes`. Growing frees the old buffer, so it
+// first waits for this communicator's queued work; under stream capture it
+// cannot (nothing may block, and the graph would keep the old address).
+svResult_t ensure(svComm* comm, const char* where, DeviceBuffer& b, size_t bytes, bool capturing) {
+  if (b.bytes >= bytes) return svSuccess;
+  DeviceState* d = comm->device.get();
+  if (capturing)
+    return setError(comm, svInvalidUsage, where,
+                    "staging must grow to %zu bytes during stream capture: run the same call once before "
+                    "capturing",
+                    bytes);
+  if (b.ptr != nullptr) {
+    if (d->lastCallRecorded) SV_CUDACHECK(comm, where, cudaEventSynchronize(d->lastCall));
+    SV_CUDACHECK(comm, where, cudaFree(b.ptr));
+    b.ptr = nullptr;
+    b.bytes = 0;
+  }
+  const size_t n = roundUp(bytes, kStagingGranule);
+  cudaError_t e = cudaMalloc(&b.ptr, n);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    b.ptr = nullptr;
+    return setError(comm, svSystemError, where, "cudaMalloc of %zu bytes of staging failed: %s", n,
+                    cudaGetErrorString(e));
+  }
+  b.bytes = n;
+  return svSuccess;
+}
+
+// One call's stream bracket: waits for the previous call of this
+// communicator (when not capturing), records the end for the next one.
+class CallScope {
+ public:
+  CallScope(svComm* comm, const char* where, cudaStream_t stream) : comm_(comm), where_(where), stream_(stream) {}
+  svResult_t begin() {
+    DeviceState* d = comm_->device.get();
+    cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
+    SV_CUDACHECK(comm_, where_, cudaStreamIsCapturing(stream_, &st));
+    capturing_ = st != cudaStreamCaptureStatusNone;
+    if (!capturing_ && d->lastCallRecorded) SV_CUDACHECK(comm_, where_, cudaStreamWaitEvent(stream_, d->lastCall, 0));
+    sentBefore_ = d->transport->bytesSent();
+    return svSuccess;
+  }
+  svResult_t end() {
+    DeviceState* d = comm_->device.get();
+    if (!capturing_) {
+      SV_CUDACHECK(comm_, where_, cudaEventRecord(d->lastCall, stream_));
+      d->lastCallRecorded = true;
+    }
+    return svSuccess;
+  }
+  bool capturing() const { return capturing_; }
+  uint64_t sent() const { return comm_->device->transport->bytesSent() - sentBefore_; }
+
+ private:
+  svComm* comm_;
+  const char* where_;
+  cudaStream_t stream_;
+  bool capturing_ = false;
+  uint64_t sentBefore_ = 0;
+};
+
+svResult_t kernel(svComm* comm, const char* where, cudaError_t e, const char* what) {
+  return e == cudaSuccess ? svSuccess : cudaFail(comm, where, e, what);
+}
+
+VoteParams voteParams(svComm* comm, const CallShape& s, uint64_t call) {
+  VoteParams vp;
+  vp.nranks = comm->nranks;
+  vp.inPlanes = s.inPlanes;
+  vp.outPlanes = s.outPlanes;
+  vp.tie = comm->config.tie;
+  vp.seed = static_cast<uint64_t>(comm->config.seed);
+  vp.call = call;
+  return vp;
+}
+
+void logAlgorithm(svComm* comm, const char* where, const CallShape& s) {
+  if (comm->loggedAlgorithm == s.algorithm) return;
+  SV_INFO(comm->rank, "%s: algorithm %s for %zu elements on %d ranks (%s), device, one chunk", where,
+          algoName(s.algorithm), s.count, comm->nranks,
+          comm->config.algorithm != SV_ALGO_AUTO ? "forced by SV_ALGO/config"
+          : comm->nranks <= 2                    ? "P <= 2: one round, same bytes"
+                                                 : "auto: (P-1) x packed bytes vs SV_ALLGATHER_THRESHOLD");
+  comm->loggedAlgorithm = s.algorithm;
+}
+
+void accountCall(svComm* comm, const CallScope& scope, int algorithm) {
+  const uint64_t sent = scope.sent();
+  comm->stats.calls++;
+  comm->stats.bytesSent += sent;
+  comm->stats.lastBytesSent = sent;
+  comm->stats.lastAlgorithm = algorithm;
+}
+
+// The exchange and vote of one call, from this rank's packed bits to the
+// voted bits. `fill` writes this rank's ceil(count/64) x inPlanes words at
+// the pointer it is given (and counts NaNs into counters[kCntLocal]).
+// Returns in *voted where the result words lie (all words x outPlanes),
+// or, for the all-gather with fuseUnpack, leaves the unpack to `fused`.
+template <typename Fill, typename Fused>
+svResult_t exchangeAndVote(svComm* comm, const char* where, const CallShape& s, const VoteParams& vp,
+                           bool capturing, cudaStream_t stream, const Fill& fill, bool fuseUnpack,
+                           const Fused& fused, const uint64_t** voted) {
+  DeviceState* d = comm->device.get();
+  const int me = comm->rank;
+  const size_t op = s.outPlanes;
+  DeviceTransport* t = d->transport.get();
+  const DeviceLayout l = deviceLayout(s, comm->nranks, me, !fuseUnpack);
+  *voted = nullptr;
+  // Staging is grown before anything of this call is enqueued.
+  SVCHECK(ensure(comm, where, d->packed, l.packedWords * 8, capturing));
+  SVCHECK(ensure(comm, where, d->recv, l.recvWords * 8, capturing));
+  SVCHECK(ensure(comm, where, d->result, l.resultWords * 8, capturing));
+  uint64_t* packed = static_cast<uint64_t*>(d->packed.ptr);
+  uint64_t* recv = static_cast<uint64_t*>(d->recv.ptr);
+  uint64_t* result = static_cast<uint64_t*>(d->result.ptr);
+  if (s.algorithm == SV_ALGO_ALLTOALL) {
+    SVCHECK(fill(packed + l.packAt));
+    // Words past s.words are padding: they travel and are voted like the
+    // rest, but no unpack ever reads them.
+    SVCHECK(t->allToAll(packed, recv, l.firstBlockWords * 8, stream));
+    if (l.myLen > 0)
+      SVCHECK(kernel(comm, where,
+                     device::vote(recv, l.firstBlockWords, l.myLen, vp, l.myBegin, result + l.myBegin * op, stream),
+                     "vote"));
+    SVCHECK(t->allGather(result + me * l.secondBlockWords, result, l.secondBlockWords * 8, stream));
+    *voted = result;
+    return svSuccess;
+  }
+  // All-gather: pack straight into my slot, gather in place.
+  SVCHECK(fill(recv + l.packAt));
+  SVCHECK(t->allGather(recv + l.packAt, recv, l.firstBlockWords * 8, stream));
+  if (fuseUnpack) return fused(recv, l.firstBlockWords);
+  SVCHECK(kernel(comm, where, device::vote(recv, l.firstBlockWords, s.words, vp, 0, result, stream), "vote"));
+  *voted = result;
+  return svSuccess;
+}
+
+// After pack: SV_NAN_ERROR all-gathers every rank's count and sets the gate
+// counters[kCntTotal]; both policies publish this rank's count for stats.
+// Returns the gate for the unpack (NULL when there is none).
+svResult_t nanCheck(svComm* comm, const char* where, bool nanError, cudaStream_t stream,
+                    const unsigned long long** gate) {
+  DeviceState* d = comm->device.get();
+  unsigned long long* c = d->counters;
+  *gate = nullptr;
+  if (nanError && comm->nranks > 1) {
+    SVCHECK(d->transport->allGather(c + kCntLocal, c + kCntAll, sizeof(unsigned long long), stream));
+    SVCHECK(kernel(comm, where, glue::nanPublish(c, c + kCntAll, comm->nranks, true, d->hostRecordDev, stream),
+                   "nanPublish"));
+  } else {
+    SVCHECK(kernel(comm, where, glue::nanPublish(c, c + kCntLocal, 1, nanError, d->hostRecordDev, stream),
+                   "nanPublish"));
+  }
+  if (nanError) *gate = c + kCntTotal;
+  return svSuccess;
+}
+
+uint32_t lastWordMask(size_t count) {
+  return count % 32 ? (1u << (count % 32)) - 1 : ~0u;
+}
+
+}  // namespace
+
+svResult_t deviceAllReduceSign(svComm* comm, const void* sendbuff, void* recvbuff, size_t count,
+                               svDataType_t datatype, cudaStream_t stream) {
+  static const char* where = "svAllReduceSign";
+  DeviceState* d = comm->device.get();
+  DeviceGuard guard(d->device);
+  if (count > 0) {
+    SVCHECK(checkDevicePtr(comm, where, sendbuff, "sendbuff"));
+    if (recvbuff != sendbuff) SVCHECK(checkDevicePtr(comm, where, recvbuff, "recvbuff"));
+  }
+  const uint64_t call = comm->callCount++;  // as the host engine: calls that pass the checks
+  const CallShape s = planCall(comm, count, false);
+  logAlgorithm(comm, where, s);
+  CallScope scope(comm, where, stream);
+  SVCHECK(scope.begin());
+  if (count > 0) {
+    const VoteParams vp = voteParams(comm, s, call);
+    const OutputBits ob = outputBits(datatype, comm->config.scale);
+    const bool nanError = comm->config.nan == SV_NAN_ERROR;
+    const unsigned long long* gate = nullptr;
+    unsigned long long* local = d->counters + kCntLocal;
+    auto fill = [&](uint64_t* out) -> svResult_t {
+      SV_CUDACHECK(comm, where, cudaMemsetAsync(local, 0, sizeof(*local), stream));
+      SVCHECK(kernel(comm, where, device::pack(sendbuff, count, datatype, s.inPlanes, out, local, stream), "pack"));
+      return nanCheck(comm, where, nanError, stream, &gate);
+    };
+    auto fused = [&](const uint64_t* in, size_t rankStride) -> svResult_t {
+      return kernel(comm, where,
+                    device::voteUnpack(in, rankStride, s.words, vp, 0, count, datatype, ob, recvbuff, gate, stream),
+                    "voteUnpack");
+    };
+    const uint64_t* voted = nullptr;
+    SVCHECK(exchangeAndVote(comm, where, s, vp, scope.capturing(), stream, fill, true, fused, &voted));
+    if (voted != nullptr)
+      SVCHECK(kernel(comm, where, device::unpack(voted, s.outPlanes, count, datatype, ob, recvbuff, gate, stream),
+                     "unpack"));
+  }
+  SVCHECK(scope.end());
+  accountCall(comm, scope, s.algorithm);
+  return svSuccess;
+}
+
+svResult_t deviceAllReduceSignPacked(svComm* comm, const uint32_t* sendbits, uint32_t* recvbits, size_t count,
+                                     cudaStream_t stream) {
+  static const char* where = "svAllReduceSignPacked";
+  DeviceState* d = comm->device.get();
+  DeviceGuard guard(d->device);
+  if (count > 0) {
+    SVCHECK(checkDevicePtr(comm, where, sendbits, "sendbits"));
+    if (recvbits != sendbits) SVCHECK(checkDevicePtr(comm, where, recvbits, "recvbits"));
+  }
+  const uint64_t call = comm->callCount++;
+  const CallShape s = planCall(comm, count, true);
+  logAlgorithm(comm, where, s);
+  CallScope scope(comm, where, stream);
+  SVCHECK(scope.begin());
+  if (count > 0) {
+    const size_t n32 = divUp(count, 32);
+    const VoteParams vp = voteParams(comm, s, call);
+    // The caller's words are copied whole; bits past count (and the upper
+    // half of an odd last word) vote at positions nobody reads.
+    auto fill = [&](uint64_t* out) -> svResult_t {
+      SV_CUDACHECK(comm, where, cudaMemcpyAsync(out, sendbits, n32 * 4, cudaMemcpyDeviceToDevice, stream));
+      return svSuccess;
+    };
+    auto noFused = [&](const uint64_t*, size_t) -> svResult_t { return svSuccess; };
+    const uint64_t* voted = nullptr;
+    SVCHECK(exchangeAndVote(comm, where, s, vp, scope.capturing(), stream, fill, false, noFused, &voted));
+    SVCHECK(kernel(comm, where, glue::copyBits(voted, recvbits, n32, lastWordMask(count), nullptr, stream),
+                   "copyBits"));
+  }
+  SVCHECK(scope.end());
+  accountCall(comm, scope, s.algorithm);
+  return svSuccess;
+}
+
+svResult_t devicePackSigns(svComm* comm, const void* sendbuff, uint32_t* bits, size_t count,
+                           svDataType_t datatype, cudaStream_t stream) {
+  static const char* where = "svPackSigns";
+  DeviceState* d = comm->device.get();
+  DeviceGuard guard(d->device);
+  SVCHECK(checkDevicePtr(comm, where, sendbuff, "sendbuff"));
+  SVCHECK(checkDevicePtr(comm, where, bits, "bits"));
+  CallScope scope(comm, where, stream);
+  SVCHECK(scope.begin());
+  // Into 64-bit staging, then the caller's 32-bit words (whose buffer may be
+  // 4 bytes shorter than whole 64-bit words), gated under SV_NAN_ERROR.
+  const size_t words = divUp(count, kWordBits);
+  SVCHECK(ensure(comm, where, d->packed, words * 8, scope.capturing()));
+  uint64_t* staging = static_cast<uint64_t*>(d->packed.ptr);
+  unsigned long long* c = d->counters;
+  const bool nanError = comm->config.nan == SV_NAN_ERROR;
+  SV_CUDACHECK(comm, where, cudaMemsetAsync(c + kCntLocal, 0, sizeof(*c), stream));
+  SVCHECK(kernel(comm, where, device::pack(sendbuff, count, datatype, 1, staging, c + kCntLocal, stream), "pack"));
+  SVCHECK(kernel(comm, where, glue::nanPublish(c, c + kCntLocal, 1, nanError, d->hostRecordDev, stream),
+                 "nanPublish"));
+  SVCHECK(kernel(comm, where,
+                 glue::copyBits(staging, bits, divUp(count, 32), lastWordMask(count), nanError ? c + kCntTotal : nullptr,
+                                stream),
+                 "copyBits"));
+  return scope.end();
+}
+
+svResult_t deviceUnpackSigns(svComm* comm, const uint32_t* bits, void* recvbuff, size_t count,
+                             svDataType_t datatype, cudaStream_t stream) {
+  static const char* where = "svUnpackSigns";
+  DeviceState* d = comm->device.get();
+  DeviceGuard guard(d->device);
+  SVCHECK(checkDevicePtr(comm, where, bits, "bits"));
+  SVCHECK(checkDevicePtr(comm, where, recvbuff, "recvbuff"));
+  CallScope scope(comm, where, stream);
+  SVCHECK(scope.begin());
+  // Through 64-bit staging: the unpack kernel reads whole 64-bit words, and
+  // the caller's buffer holds only ceil(count/32) 32-bit ones.
+  const size_t words = divUp(count, kWordBits);
+  SVCHECK(ensure(comm, where, d->packed, words * 8, scope.capturing()));
+  uint64_t* staging = static_cast<uint64_t*>(d->packed.ptr);
+  SV_CUDACHECK(comm, where, cudaMemcpyAsync(staging, bits, divUp(count, 32) * 4, cudaMemcpyDeviceToDevice, stream));
+  const OutputBits ob = outputBits(datatype, comm->config.scale);
+  SVCHECK(kernel(comm, where, device::unpack(staging, 1, count, datatype, ob, recvbuff, nullptr, stream), "unpack"));
+  return scope.end();
+}
+
+}  // namespace sv

@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+// The device side of a communicator: its CUDA device, stream-ordered
+// transport, staging (allocated once per communicator, grown, never shrunk),
+// NaN counters and topology. Freed by DeviceStateDeleter from commFree.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cuda_runtime_api.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "comm.h"
+#include "device/device.h"
+#include "device/glue.h"
+#include "topology.h"
+#include "transport/device_transport.h"
+
+namespace sv {
+
+// A device allocation that only grows.
+struct DeviceBuffer {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+};
+
+struct DeviceState {
+  int device = -1;
+  char pciBusId[32] = "";
+  // Topology first: the transport's pinned staging is placed with it, so it
+  // must outlive the transport (members are destroyed in reverse order).
+  std::unique_ptr<HwTopology> topo;
+  int numaNode = -1;
+  std::vector<int> nodeRanks;
+  std::unique_ptr<DeviceTransport> transport;
+
+  DeviceBuffer packed, recv, result;  // device staging of a call
+  unsigned long long* counters = nullptr;  // device, kCntAll + P entries
+  DeviceNanRecord* hostRecord = nullptr;   // mapped pinned host memory
+  DeviceNanRecord* hostRecordDev = nullptr;  // its device address
+  unsigned long long seenFlagged = 0;      // flaggedCalls already reported
+
+  // Recorded at the end of every call not under stream capture; the next
+  // call's stream waits on it, so calls on one communicator never overlap
+  // even from different streams (they share the staging).
+  cudaEvent_t lastCall = nullptr;
+  bool lastCallRecorded = false;
+  bool aborted = false;  // svCommAbort: free without waiting for queued work
+
+  ~DeviceState();
+};
+
+// Makes `device` current for the scope and restores the caller's device.
+class DeviceGuard {
+ public:
+  explicit DeviceGuard(int device) {
+    if (cudaGetDevice(&prev_) == cudaSuccess && prev_ != device) {
+      if (cudaSetDevice(device) == cudaSuccess) changed_ = true;
+    }
+  }
+  ~DeviceGuard() {
+    if (changed_) cudaSetDevice(prev_);
+  }
+
+ private:
+  int prev_ = -1;
+  bool changed_ = false;
+};
+
+// svUnhandledCudaError "where: what: cudaGetErrorString".
+svResult_t cudaFail(svComm* comm, const char* where, cudaError_t e, const char* what);
+#define SV_CUDACHECK(comm, where, call)                                       \
+  do {                                                                        \
+    cudaError_t sv_ce_ = (call);                                              \
+    if (sv_ce_ != cudaSuccess) return ::sv::cudaFail(comm, where, sv_ce_, #call); \
+  } while (0)
+
+// Checks and resolves the CUDA device of a new device communicator:
+// `requested` >= 0 must exist; -1 means the current device.
+svResult_t resolveCudaDevice(const char* where, int requested, int* device);
+
+// Builds a device communicator around `transport` (which knows rank and
+// size): topology, counters, events; logs it once at INFO. cfg.device is the
+// resolved CUDA device. On failure nothing is left allocated.
+svResult_t deviceCommCreate(const char* where, std::unique_ptr<DeviceTransport> transport, Config cfg,
+                            svComm_t* out);
+
+// Pinned host memory near the GPU (the communicator's NUMA node) for the
+// MPI staging path; NULL on failure. Free with freePinnedNear.
+void* allocPinnedNear(const HwTopology* topo, int numa, size_t bytes);
+void freePinnedNear(const HwTopology* topo, void* p, size_t bytes);
+
+}  // namespace sv

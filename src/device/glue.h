@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: MIT
+// Small stream-ordered helpers of the device engine (glue.cu): NaN counts
+// published to the host, and the 64-bit staging words copied back to the
+// caller's 32-bit bit buffers. The sign kernels are cuda/device_kernels.h.
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cuda_runtime_api.h>
+
+namespace sv {
+
+// Written by the GPU into mapped pinned host memory; the host reads it
+// without synchronising (volatile), so a value is as of some completed call.
+struct DeviceNanRecord {
+  unsigned long long flaggedCalls;  // SV_NAN_ERROR checks that found NaNs, ever
+  unsigned long long lastTotal;     // NaNs over all ranks, last flagged check
+  unsigned long long lastLocal;     // this rank's NaNs, last call
+  unsigned long long totalLocal;    // this rank's NaNs, all calls
+};
+
+// Device counters of a communicator (device memory), indices:
+enum DeviceCounter : int {
+  kCntLocal = 0,       // this rank's NaNs in the call in flight (pack adds)
+  kCntTotal = 1,       // the gate: NaNs over all ranks when the call fails
+  kCntFlagged = 2,     // running copy of DeviceNanRecord::flaggedCalls
+  kCntTotalLocal = 3,  // running copy of DeviceNanRecord::totalLocal
+  kCntAll = 8          // P entries: every rank's kCntLocal (SV_NAN_ERROR)
+};
+
+namespace glue {
+
+// One thread: total = sum of counts[0..n); cnt[kCntTotal] = flagError ? total
+// : 0; folds cnt[kCntLocal] into the running totals and publishes them to
+// *host (a device pointer to mapped host memory).
+cudaError_t nanPublish(unsigned long long* cnt, const unsigned long long* counts, int n, bool flagError,
+                       DeviceNanRecord* host, cudaStream_t stream);
+
+// dst[i] = 32-bit word i of src for i < n32, the last one ANDed with
+// lastMask; writes nothing when skipIfNonzero points at a nonzero value.
+cudaError_t copyBits(const uint64_t* src, uint32_t* dst, size_t n32, uint32_t lastMask,
+                     const unsigned long long* skipIfNonzero, cudaStream_t stream);
+
+}  // namespace glue
+}  // namespace sv

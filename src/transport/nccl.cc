@@ -1,0 +1,189 @@
+// SPDX-License-Identifier: MIT
+// NCCL transport of device communicators: ncclAlltoAll (NCCL >= 2.28; else
+// grouped ncclSend/ncclRecv) and ncclAllGather on bytes, enqueued on the
+// caller's stream. Fully stream-ordered: no host synchronisation, so calls
+// can be captured into CUDA graphs. Also the NCCL-based init calls.
+#include <nccl.h>
+#include <string.h>
+
+#include "comm.h"
+#include "debug.h"
+#include "device/device_comm.h"
+#include "signvote_nccl.h"
+#include "transport/device_transport.h"
+
+static_assert(sizeof(svUniqueId) == sizeof(ncclUniqueId), "svUniqueId must be an ncclUniqueId");
+
+namespace sv {
+namespace {
+
+// ncclResult_t and svResult_t share their values (0..7).
+svResult_t ncclFail(ncclResult_t r, ncclComm_t comm, const char* what) {
+  const char* last = ncclGetLastError(comm);
+  const svResult_t code = (r >= ncclUnhandledCudaError && r <= ncclInProgress) ? static_cast<svResult_t>(r)
+                                                                                 : svInternalError;
+  return setError(nullptr, code, "NCCL transport", "%s failed: %s%s%s", what, ncclGetErrorString(r),
+                  last && *last ? ": " : "", last ? last : "");
+}
+#define SV_NCCLCHECK(comm, call)                                 \
+  do {                                                           \
+    ncclResult_t sv_nr_ = (call);                                \
+    if (sv_nr_ != ncclSuccess) return ncclFail(sv_nr_, comm, #call); \
+  } while (0)
+
+class NcclTransport final : public DeviceTransport {
+ public:
+  NcclTransport(ncclComm_t comm, bool owned, int rank, int nranks) : comm_(comm), owned_(owned) {
+    rank_ = rank;
+    nranks_ = nranks;
+  }
+  ~NcclTransport() override {
+    if (owned_) ncclCommDestroy(comm_);
+  }
+  void abort() override {
+    if (owned_) ncclCommAbort(comm_);
+    owned_ = false;  // gone: the destructor must not destroy it again
+  }
+  const char* name() const override { return "NCCL"; }
+  bool synchronisesStream() const override { return false; }
+
+  svResult_t allToAll(const void* send, void* recv, size_t bytes, cudaStream_t stream) override {
+    if (bytes == 0) return svSuccess;
+#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 28, 0)
+    SV_NCCLCHECK(comm_, ncclAlltoAll(send, recv, bytes, ncclUint8, comm_, stream));
+#else
+    SV_NCCLCHECK(comm_, ncclGroupStart());
+    for (int r = 0; r < nranks_; ++r) {
+      SV_NCCLCHECK(comm_, ncclSend(static_cast<const char*>(send) + r * bytes, bytes, ncclUint8, r, comm_, stream));
+      SV_NCCLCHECK(comm_, ncclRecv(static_cast<char*>(recv) + r * bytes, bytes, ncclUint8, r, comm_, stream));
+    }
+    SV_NCCLCHECK(comm_, ncclGroupEnd());
+#endif
+    bytesSent_ += bytes * (nranks_ - 1);
+    return svSuccess;
+  }
+
+  svResult_t allGather(const void* send, void* recv, size_t bytes, cudaStream_t stream) override {
+    if (bytes == 0) return svSuccess;
+    SV_NCCLCHECK(comm_, ncclAllGather(send, recv, bytes, ncclUint8, comm_, stream));
+    bytesSent_ += bytes * (nranks_ - 1);
+    return svSuccess;
+  }
+
+  svResult_t asyncError() override {
+    ncclResult_t r = ncclSuccess;
+    if (ncclCommGetAsyncError(comm_, &r) != ncclSuccess) return svInternalError;
+    return r == ncclSuccess ? svSuccess : static_cast<svResult_t>(r);
+  }
+
+  // Init only: a blocking all-gather of fixed-size names on a private stream.
+  svResult_t findNodeRanks(std::vector<int>* ranks) override {
+    std::vector<std::string> names;
+    SVCHECK(gatherHostNames(&names));
+    *ranks = nodeRanksFromNames(names, rank_);
+    return svSuccess;
+  }
+
+ private:
+  svResult_t gatherHostNames(std::vector<std::string>* names) {
+    constexpr size_t kLen = 256;
+    std::string me = nodeName();
+    std::vector<char> host(kLen * nranks_, 0);
+    strncpy(&host[kLen * rank_], me.c_str(), kLen - 1);
+    void* dev = nullptr;
+    cudaStream_t s = nullptr;
+    svResult_t rc = svSuccess;
+    if (cudaMalloc(&dev, host.size()) != cudaSuccess || cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking) != cudaSuccess) {
+      rc = setError(nullptr, svUnhandledCudaError, "NCCL transport", "init: cudaMalloc/cudaStreamCreate failed");
+    } else if (cudaMemcpy(static_cast<char*>(dev) + kLen * rank_, &host[kLen * rank_], kLen, cudaMemcpyHostToDevice) !=
+               cudaSuccess) {
+      rc = setError(nullptr, svUnhandledCudaError, "NCCL transport", "init: cudaMemcpy failed");
+    } else {
+      ncclResult_t r = ncclAllGather(static_cast<char*>(dev) + kLen * rank_, dev, kLen, ncclUint8, comm_, s);
+      if (r != ncclSuccess) rc = ncclFail(r, comm_, "ncclAllGather (host names)");
+      else if (cudaStreamSynchronize(s) != cudaSuccess ||
+               cudaMemcpy(host.data(), dev, host.size(), cudaMemcpyDeviceToHost) != cudaSuccess)
+        rc = setError(nullptr, svUnhandledCudaError, "NCCL transport", "init: host-name exchange failed");
+    }
+    if (s) cudaStreamDestroy(s);
+    if (dev) cudaFree(dev);
+    if (rc != svSuccess) return rc;
+    names->clear();
+    for (int r = 0; r < nranks_; ++r) names->emplace_back(&host[kLen * r], strnlen(&host[kLen * r], kLen));
+    return svSuccess;
+  }
+
+  ncclComm_t comm_;
+  bool owned_;
+};
+
+// The config of an NCCL-based init: device communicators only.
+svResult_t ncclConfig(const char* where, svConfig_t* config, Config* cfg) {
+  char err[kErrorLineMax];
+  if (resolveConfig(config, cfg, err, sizeof(err)) != svSuccess)
+    return setError(nullptr, svInvalidArgument, where, "%s", err);
+  if (cfg->deviceSet && cfg->device == SV_DEVICE_HOST)
+    return setError(nullptr, svInvalidArgument, where,
+                    "config.device / SV_DEVICE = -1 (host): NCCL communicators are device communicators");
+  return svSuccess;
+}
+
+}  // namespace
+}  // namespace sv
+
+using namespace sv;
+
+extern "C" {
+
+svResult_t svGetUniqueId(svUniqueId* uniqueId) {
+  if (uniqueId == nullptr) return setError(nullptr, svInvalidArgument, "svGetUniqueId", "uniqueId is NULL");
+  ncclUniqueId id;
+  ncclResult_t r = ncclGetUniqueId(&id);
+  if (r != ncclSuccess) return ncclFail(r, nullptr, "ncclGetUniqueId");
+  memcpy(uniqueId->internal, id.internal, sizeof(id.internal));
+  return svSuccess;
+}
+
+svResult_t svCommInitRankConfig(svComm_t* comm, int nranks, svUniqueId commId, int rank, svConfig_t* config) {
+  static const char* where = "svCommInitRankConfig";
+  if (comm == nullptr) return setError(nullptr, svInvalidArgument, where, "comm is NULL");
+  if (nranks < 1) return setError(nullptr, svInvalidArgument, where, "nranks is %d", nranks);
+  if (rank < 0 || rank >= nranks)
+    return setError(nullptr, svInvalidArgument, where, "rank %d is not in [0, %d)", rank, nranks);
+  Config cfg;
+  SVCHECK(ncclConfig(where, config, &cfg));
+  int device = -1;
+  SVCHECK(resolveCudaDevice(where, cfg.deviceSet ? cfg.device : -1, &device));
+  cfg.device = device;
+  DeviceGuard guard(device);  // NCCL binds the communicator to the current device
+  ncclUniqueId id;
+  memcpy(id.internal, commId.internal, sizeof(id.internal));
+  ncclComm_t nc = nullptr;
+  ncclResult_t r = ncclCommInitRank(&nc, nranks, id, rank);
+  if (r != ncclSuccess) return ncclFail(r, nullptr, "ncclCommInitRank");
+  return deviceCommCreate(where, std::make_unique<NcclTransport>(nc, true, rank, nranks), cfg, comm);
+}
+
+svResult_t svCommInitRank(svComm_t* comm, int nranks, svUniqueId commId, int rank) {
+  return svCommInitRankConfig(comm, nranks, commId, rank, nullptr);
+}
+
+svResult_t svCommInitFromNccl(svComm_t* comm, ncclComm_t ncclComm, svConfig_t* config) {
+  static const char* where = "svCommInitFromNccl";
+  if (comm == nullptr) return setError(nullptr, svInvalidArgument, where, "comm is NULL");
+  if (ncclComm == nullptr) return setError(nullptr, svInvalidArgument, where, "ncclComm is NULL");
+  Config cfg;
+  SVCHECK(ncclConfig(where, config, &cfg));
+  int device = -1, rank = 0, nranks = 0;
+  SV_NCCLCHECK(ncclComm, ncclCommCuDevice(ncclComm, &device));
+  SV_NCCLCHECK(ncclComm, ncclCommUserRank(ncclComm, &rank));
+  SV_NCCLCHECK(ncclComm, ncclCommCount(ncclComm, &nranks));
+  if (cfg.deviceSet && cfg.device != device)
+    return setError(nullptr, svInvalidArgument, where,
+                    "config.device / SV_DEVICE = %d, but the NCCL communicator is on cuda:%d", cfg.device, device);
+  cfg.device = device;
+  DeviceGuard guard(device);
+  return deviceCommCreate(where, std::make_unique<NcclTransport>(ncclComm, false, rank, nranks), cfg, comm);
+}
+
+}  // extern "C"
