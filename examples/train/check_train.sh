@@ -14,7 +14,7 @@ train="$1"; data="$2"; work="$3"
 here="$(cd "$(dirname "$0")" && pwd)"
 mpirun=(bash "$here/../../scripts/mpirun.sh")
 mkdir -p "$work"
-common=(--data "$data" --train-subset 6000 --test-subset 2000 --steps-per-epoch 100 --epochs 2 --seed 3)
+common=(--data "$data" --train-subset 6000 --test-subset 2000 --steps-per-epoch 100 --epochs 2 --seed 3 --global-batch 120)
 
 # col FILE EPOCH NAME: one CSV value
 col() {

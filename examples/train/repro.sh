@@ -3,7 +3,7 @@
 # The runs behind docs/reproduction.md. Usage:
 #   examples/train/repro.sh BUILD_DIR OUT_DIR [a|b|b-ef]...
 #   a     test accuracy vs epoch: sgd / signum / ef at P = 4 and 8
-#   b     final accuracy vs adversaries K = 0..4 at P = 5, every attack,
+#   b     final accuracy vs adversaries K = 0..4 at P = 5 (global batch 120), every attack,
 #         Signum-MV and the fp32 mean
 #   b-ef  the same for EF-signSGD
 # One CSV per run in OUT_DIR (skipped when it exists, so a killed sweep
@@ -37,10 +37,10 @@ for phase in "$@"; do
     b|b-ef)
       methods=(signum sgd); [ "$phase" = b-ef ] && methods=(ef)
       for m in "${methods[@]}"; do
-        run "b_${m}_K0" 5 --method "$m" --lr "$(lr_of "$m")" --epochs "$EPOCHS_B"
+        run "b_${m}_K0" 5 --method "$m" --lr "$(lr_of "$m")" --epochs "$EPOCHS_B" --global-batch 120
         for attack in flip ipm alie random labelflip; do
           for K in 1 2 3 4; do
-            run "b_${m}_${attack}_K${K}" 5 --method "$m" --lr "$(lr_of "$m")" --epochs "$EPOCHS_B" \
+            run "b_${m}_${attack}_K${K}" 5 --method "$m" --lr "$(lr_of "$m")" --epochs "$EPOCHS_B" --global-batch 120 \
               --adversaries "$K" --attack "$attack"
           done
         done

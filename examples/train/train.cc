@@ -422,7 +422,7 @@ int main(int argc, char** argv) {
       fflush(stdout);
       if (csv) {
         fprintf(csv, "%s,%s,%d,%d,%s,%lld,%d,%d,%.6f,%.6f,%.6f,%.4f,%.4f,%.1f,%s,%zu\n", o.tag.c_str(),
-                o.tie.c_str(), o.method.c_str(), P, K, K ? o.attack.c_str() : "none", o.seed, epoch, steps, trainLoss, trainAcc,
+                o.method.c_str(), P, K, K ? o.attack.c_str() : "none", o.seed, epoch, steps, trainLoss, trainAcc,
                 testAcc, epochS, exchangeS, perStep, src, n);
         fflush(csv);
       }
