@@ -9,12 +9,18 @@
 #   libhwloc-dev                 what Open MPI's pkg-config/CMake files expect
 #   catch2                       the unit tests (Catch2 v2)
 #   libgloo-dev                  the Gloo fp32 ring baseline of perf/sv_allreduce_perf
+#   libtorch-dev zlib1g-dev      examples/train (the libtorch trainer; reads gzipped IDX)
+#   dataset-fashion-mnist        its data, and the `train` ctest
+#   libopenblas0-serial          a BLAS for libtorch ~10x faster than the reference
+#                                libblas it otherwise gets (serial: one thread a rank)
 #
 # CUDA and NCCL are optional and not installed here: with nvcc present the
 # build also compiles the CUDA part (SIGNVOTE_WITH_CUDA=AUTO).
 set -euo pipefail
 
 packages=(cmake g++ make pkg-config openmpi-bin libopenmpi-dev libhwloc-dev catch2 libgloo-dev)
+# examples/train and its `train` ctest (see the list above).
+packages+=(libtorch-dev zlib1g-dev dataset-fashion-mnist libopenblas0-serial)
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "setup: no apt-get/dpkg here; install by hand: ${packages[*]}" >&2

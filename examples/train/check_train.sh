@@ -3,7 +3,7 @@
 # The `train` ctest (examples/train/CMakeLists.txt): short real training runs
 # of sv_train, asserting learning vs not learning with wide margins, fixed
 # seeds. Usage: check_train.sh SV_TRAIN DATA_DIR WORK_DIR
-#   1. 3 ranks, Signum-MV, 2 x 100 steps on a 6000-example subset, --debug
+#   1. 3 ranks, Signum-MV, 2 x 50 steps of 120 examples on a 6000-example subset, --debug
 #      (params hash-compared on every rank each step): the loss goes down and
 #      test accuracy is far above chance (10 %).
 #   2. 5 ranks, one flip adversary (rank 4, sending -P x its gradient):
