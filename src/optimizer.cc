@@ -33,6 +33,11 @@ bool overlaps(const void* a, const void* b, size_t bytes) {
 svResult_t checkStep(svComm* comm, const char* where, const void* params, const void* grads, const void* state,
                      const char* stateName, size_t count, int dt, double lr, double wd) {
   SVCHECK(commCheck(comm, where));
+  // The fused step is host code; a device communicator's buffers are not
+  // host memory (its kernel comes with the GPU path).
+  if (comm->config.device != SV_DEVICE_HOST)
+    return setError(comm, svInvalidUsage, where, "host communicators only in this version (device %d)",
+                    comm->config.device);
   if (count > 0 && params == nullptr) return setError(comm, svInvalidArgument, where, "params is NULL with count %zu", count);
   if (count > 0 && grads == nullptr) return setError(comm, svInvalidArgument, where, "grads is NULL with count %zu", count);
   if (count > 0 && state == nullptr)
