@@ -6,6 +6,9 @@
 #   b     final accuracy vs adversaries K = 0..4 at P = 5 (global batch 120), every attack,
 #         Signum-MV and the fp32 mean
 #   b-ef  the same for EF-signSGD
+#   flip1 the fp32 mean against the plain flip (--flip-scale 1), K = 1, 2
+#   d     one epoch per method at P = 4 on emulated 1 Gbit/s links
+#         (perf/netem/netem.sh: root, network namespaces)
 # One CSV per run in OUT_DIR (skipped when it exists, so a killed sweep
 # resumes). Seeds fixed (--seed 1).
 set -euo pipefail
@@ -44,6 +47,20 @@ for phase in "$@"; do
               --adversaries "$K" --attack "$attack"
           done
         done
+      done ;;
+    flip1)
+      for K in 1 2; do
+        run "flip1_sgd_K${K}" 5 --method sgd --lr "$(lr_of sgd)" --epochs "$EPOCHS_B" --global-batch 120 \
+          --adversaries "$K" --attack flip --flip-scale 1
+      done ;;
+    d)
+      for m in sgd signum ef; do
+        [ -s "$out/d_${m}_P4.csv" ] && continue
+        echo "== d_${m}_P4: netem.sh -n 4 -r 1gbit -- sv_train --method $m --epochs 1"
+        bash "$here/../../perf/netem/netem.sh" -n 4 -r 1gbit -- "$(cd "$(dirname "$train")" && pwd)/sv_train" \
+          --seed 1 --method "$m" --lr "$(lr_of "$m")" --epochs 1 --tag "d_${m}_P4" \
+          --csv "$(cd "$out" && pwd)/d_${m}_P4.tmp" | tee "$out/d_${m}_P4.log"
+        mv "$out/d_${m}_P4.tmp" "$out/d_${m}_P4.csv"
       done ;;
     *) echo "unknown phase $phase" >&2; exit 2 ;;
   esac
