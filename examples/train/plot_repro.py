@@ -113,13 +113,15 @@ fig.savefig(os.path.join(dst, "repro_bytes.png"), dpi=110)
 netem = sorted(glob.glob(os.path.join(src, "d_*.csv")))
 if netem:
     print("(d) seconds per epoch on 1 Gbit/s (netem)")
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(7, 4))
     names, secs, cols = [], [], []
+    order = {"sgd": 0, "signum": 1, "ef": 2}
+    netem.sort(key=lambda p: (order.get(os.path.basename(p).split("_")[1], 9), p))
     for path in netem:
         with open(path) as f:
             r = list(csv.DictReader(f))
         m = r[0]["method"]
-        names.append(f"{m}\nP={r[0]['P']}")
+        names.append(m + ("\nrun 2" if r[0]["tag"].endswith("run2") else "\nrun 1"))
         secs.append(float(r[-1]["epoch_s"]))
         cols.append(COLORS[m])
         print(f"  {os.path.basename(path)}: {secs[-1]:.1f} s/epoch ({r[-1]['steps']} steps), exchange "
