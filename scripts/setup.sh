@@ -14,6 +14,10 @@
 #   python3-pip python3-numpy    extension, a venv to pip-install it into (ctest -L python),
 #   python3-mpi4py python3-pytest  its runtime (numpy, mpi4py) and its tests (pytest,
 #   python3-torch                PyTorch for signvote.torch); all for Debian's /usr/bin/python3
+#   libtorch-dev zlib1g-dev      examples/train (the libtorch trainer; reads gzipped IDX)
+#   dataset-fashion-mnist        its data, and the `train` ctest
+#   libopenblas0-serial          a BLAS for libtorch ~10x faster than the reference
+#                                libblas it otherwise gets (serial: one thread a rank)
 #
 # CUDA and NCCL are optional and not installed here: with nvcc present the
 # build also compiles the CUDA part (SIGNVOTE_WITH_CUDA=AUTO).
@@ -22,6 +26,8 @@ set -euo pipefail
 packages=(cmake g++ make pkg-config openmpi-bin libopenmpi-dev libhwloc-dev catch2 libgloo-dev)
 # The Python package and its tests (see the list above).
 packages+=(python3-dev python3-venv python3-pip python3-numpy python3-mpi4py python3-pytest python3-torch)
+# examples/train and its `train` ctest (see the list above).
+packages+=(libtorch-dev zlib1g-dev dataset-fashion-mnist libopenblas0-serial)
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "setup: no apt-get/dpkg here; install by hand: ${packages[*]}" >&2

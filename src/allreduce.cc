@@ -443,3 +443,24 @@ svResult_t svUnpackSigns(const uint32_t* bits, void* recvbuff, size_t count, svD
 }
 
 }  // extern "C"
+
+// ---- Internal entry for fused callers (src/optimizer.cc) --------------------
+// The engine with caller-supplied pack/unpack, so an optimizer step can fuse
+// its element-wise update into the pipeline (see allreduce_custom.h).
+#include "allreduce_custom.h"
+
+namespace sv {
+
+void customPlanes(const svComm* comm, size_t count, int* inPlanes, int* outPlanes) {
+  const CallShape s = planCall(comm, count, false);
+  *inPlanes = s.inPlanes;
+  *outPlanes = s.outPlanes;
+}
+
+svResult_t allReduceSignCustom(svComm* comm, const char* where, size_t count, const CustomPackFn& pack,
+                               const CustomUnpackFn& unpack) {
+  const CallShape shape = planCall(comm, count, false);
+  return onComm(comm, runCall(comm, where, shape, pack, unpack));
+}
+
+}  // namespace sv

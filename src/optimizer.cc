@@ -1,0 +1,236 @@
+// SPDX-License-Identifier: MIT
+// Optimizer steps on top of the sign-majority all-reduce: Signum with
+// majority vote and error-feedback signSGD (docs/optimizer.md). The
+// element-wise update of the state is fused into the engine's pack step
+// (allreduce_custom.h) in blocks small enough to stay in L1, so the gradient
+// is read once and the packed votes come from the freshly written state.
+#include <math.h>
+#include <string.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "allreduce_custom.h"
+#include "bitlogic.h"
+#include "comm.h"
+#include "datatype.h"
+#include "debug.h"
+#include "host_kernels.h"
+
+namespace sv {
+namespace {
+
+// Elements per inner block: a multiple of 64 (whole words), 8 KiB of fp64.
+constexpr size_t kBlock = 1024;
+
+bool overlaps(const void* a, const void* b, size_t bytes) {
+  const char* x = static_cast<const char*>(a);
+  const char* y = static_cast<const char*>(b);
+  return x < y + bytes && y < x + bytes;
+}
+
+// Checks shared by both steps; on success the buffers are valid for count.
+svResult_t checkStep(svComm* comm, const char* where, const void* params, const void* grads, const void* state,
+                     const char* stateName, size_t count, int dt, double lr, double wd) {
+  SVCHECK(commCheck(comm, where));
+  // The fused step is host code; a device communicator's buffers are not
+  // host memory (its kernel comes with the GPU path).
+  if (comm->config.device != SV_DEVICE_HOST)
+    return setError(comm, svInvalidUsage, where, "host communicators only in this version (device %d)",
+                    comm->config.device);
+  if (count > 0 && params == nullptr) return setError(comm, svInvalidArgument, where, "params is NULL with count %zu", count);
+  if (count > 0 && grads == nullptr) return setError(comm, svInvalidArgument, where, "grads is NULL with count %zu", count);
+  if (count > 0 && state == nullptr)
+    return setError(comm, svInvalidArgument, where, "%s is NULL with count %zu", stateName, count);
+  if (dt != svFloat32 && dt != svFloat64)
+    return setError(comm, svInvalidArgument, where, "datatype %d not supported (svFloat32 or svFloat64)", dt);
+  const size_t esz = dtSize(static_cast<svDataType_t>(dt));
+  if (count > (SIZE_MAX - 64 * 8) / 8) return setError(comm, svInvalidArgument, where, "count %zu overflows the buffer size", count);
+  if ((reinterpret_cast<uintptr_t>(params) | reinterpret_cast<uintptr_t>(grads) |
+       reinterpret_cast<uintptr_t>(state)) % esz != 0)
+    return setError(comm, svInvalidArgument, where, "buffer not aligned to %zu bytes for %s", esz,
+                    dtName(static_cast<svDataType_t>(dt)));
+  if (count > 0) {
+    const size_t bytes = count * esz;
+    if (overlaps(params, grads, bytes)) return setError(comm, svInvalidArgument, where, "params and grads overlap");
+    if (overlaps(params, state, bytes)) return setError(comm, svInvalidArgument, where, "params and %s overlap", stateName);
+    if (overlaps(grads, state, bytes)) return setError(comm, svInvalidArgument, where, "grads and %s overlap", stateName);
+  }
+  if (!(lr >= 0) || !isfinite(lr)) return setError(comm, svInvalidArgument, where, "lr %g is not finite and >= 0", lr);
+  if (!(wd >= 0) || !isfinite(wd))
+    return setError(comm, svInvalidArgument, where, "weightDecay %g is not finite and >= 0", wd);
+  return svSuccess;
+}
+
+svDataType_t typeOf(float) { return svFloat32; }
+svDataType_t typeOf(double) { return svFloat64; }
+
+// ---- Signum ------------------------------------------------------------------
+template <typename T>
+svResult_t signum(svComm* comm, const char* where, T* x, const T* g, T* v, size_t count, double lrD, double betaD,
+                  double wdD) {
+  const T lr = static_cast<T>(lrD), beta = static_cast<T>(betaD), oneMinusBeta = static_cast<T>(1.0 - betaD),
+          wd = static_cast<T>(wdD);
+  int ip = 1, op = 1;
+  customPlanes(comm, count, &ip, &op);
+  const bool nanError = comm->config.nan == SV_NAN_ERROR;
+  const svDataType_t dt = typeOf(T());
+  const OutputBits unit = outputBits(dt, 1.0);
+  // With SV_NAN_ERROR nothing may be written before every rank agrees there
+  // was no NaN: pack then computes the momentum into a scratch block only,
+  // and unpack (run once, after the agreement) recomputes and stores it.
+  auto pack = [&](size_t firstWord, size_t words, uint64_t* out) -> uint64_t {
+    const size_t e0 = firstWord * kWordBits, n = std::min(words * kWordBits, count - e0);
+    T scratch[kBlock];
+    uint64_t nans = 0;
+    for (size_t b = 0; b < n; b += kBlock) {
+      const size_t nb = std::min(kBlock, n - b);
+      const T* gb = g + e0 + b;
+      T* vb = v + e0 + b;
+      T* dst = nanError ? scratch : vb;
+      for (size_t i = 0; i < nb; ++i) dst[i] = oneMinusBeta * gb[i] + beta * vb[i];
+      nans += host::pack(dst, nb, dt, ip, out + (b / kWordBits) * ip);
+    }
+    return nans;
+  };
+  auto unpack = [&](size_t firstWord, size_t words, const uint64_t* in) {
+    const size_t e0 = firstWord * kWordBits, n = std::min(words * kWordBits, count - e0);
+    T vote[kBlock];
+    for (size_t b = 0; b < n; b += kBlock) {
+      const size_t nb = std::min(kBlock, n - b);
+      T* xb = x + e0 + b;
+      if (nanError) {
+        const T* gb = g + e0 + b;
+        T* vb = v + e0 + b;
+        for (size_t i = 0; i < nb; ++i) vb[i] = oneMinusBeta * gb[i] + beta * vb[i];
+      }
+      host::unpack(in + (b / kWordBits) * op, op, nb, dt, unit, vote);
+      for (size_t i = 0; i < nb; ++i) xb[i] = xb[i] - lr * (vote[i] + wd * xb[i]);
+    }
+  };
+  return allReduceSignCustom(comm, where, count, pack, unpack);
+}
+
+// ---- EF-signSGD ----------------------------------------------------------------
+// The sign this rank's compressor keeps of p, as the vote counts it.
+template <typename T>
+T localSign(T p, bool abstain) {
+  if (p > 0) return T(1);
+  if (p < 0) return T(-1);
+  if (p == 0) return abstain ? T(0) : T(1);  // -0 too: it votes +1
+  return p;                                   // NaN stays NaN
+}
+
+template <typename T>
+svResult_t efSign(svComm* comm, const char* where, T* x, const T* g, T* e, size_t count, double lrD, double wdD) {
+  const T lr = static_cast<T>(lrD), decay = static_cast<T>(lrD * wdD);
+  int ip = 1, op = 1;
+  customPlanes(comm, count, &ip, &op);
+  const bool nanError = comm->config.nan == SV_NAN_ERROR;
+  const bool abstain = comm->config.zero == SV_ZERO_ABSTAIN;
+  const svDataType_t dt = typeOf(T());
+  std::vector<uint64_t> voted;
+  try {
+    voted.resize(divUp(count, kWordBits) * op);
+  } catch (const std::bad_alloc&) {
+    return setError(comm, svSystemError, where, "out of memory for the voted bits (%zu elements)", count);
+  }
+  double l1 = 0;  // ||p||_1, summed in element order
+  // Pack: p = lr*g + e, stored into e (scratch under SV_NAN_ERROR, see
+  // signum()); unpack only keeps the voted bits, since the step size needs
+  // every rank's ||p||_1, known after the last pack.
+  auto pack = [&](size_t firstWord, size_t words, uint64_t* out) -> uint64_t {
+    const size_t e0 = firstWord * kWordBits, n = std::min(words * kWordBits, count - e0);
+    T scratch[kBlock];
+    uint64_t nans = 0;
+    for (size_t b = 0; b < n; b += kBlock) {
+      const size_t nb = std::min(kBlock, n - b);
+      const T* gb = g + e0 + b;
+      T* eb = e + e0 + b;
+      T* dst = nanError ? scratch : eb;
+      for (size_t i = 0; i < nb; ++i) {
+        dst[i] = lr * gb[i] + eb[i];
+        l1 += fabs(static_cast<double>(dst[i]));
+      }
+      nans += host::pack(dst, nb, dt, ip, out + (b / kWordBits) * ip);
+    }
+    return nans;
+  };
+  auto unpack = [&](size_t firstWord, size_t words, const uint64_t* in) {
+    memcpy(voted.data() + firstWord * op, in, words * op * sizeof(uint64_t));
+  };
+  SVCHECK(allReduceSignCustom(comm, where, count, pack, unpack));
+  if (count == 0) return svSuccess;
+
+  // Every rank's scale; the median of the same sorted vector is the same
+  // number on every rank.
+  const int P = comm->nranks;
+  std::vector<double> scales(P);
+  scales[comm->rank] = l1 / static_cast<double>(count);
+  if (P > 1) {
+    std::vector<size_t> bytes(P, sizeof(double)), offs(P);
+    for (int r = 0; r < P; ++r) offs[r] = r * sizeof(double);
+    RequestPtr req;
+    const uint64_t before = comm->transport->bytesSent();
+    SVCHECK(comm->transport->allGatherv(&scales[comm->rank], scales.data(), bytes.data(), offs.data(), kTagControl,
+                                        true, &req));
+    SVCHECK(comm->transport->wait(req.get()));
+    const uint64_t sent = comm->transport->bytesSent() - before;
+    comm->stats.bytesSent += sent;
+    comm->stats.lastBytesSent += sent;
+  }
+  const T myScale = static_cast<T>(scales[comm->rank]);
+  // NaNs (a rank's NaN input under SV_NAN_AS_ZERO) sort last, not at random.
+  std::sort(scales.begin(), scales.end(), [](double a, double b) { return a < b || (!isnan(a) && isnan(b)); });
+  const double med = (P % 2) ? scales[P / 2] : 0.5 * (scales[P / 2 - 1] + scales[P / 2]);
+  const T step = static_cast<T>(med);
+  const OutputBits unit = outputBits(dt, 1.0);
+  T vote[kBlock];
+  for (size_t b = 0; b < count; b += kBlock) {
+    const size_t nb = std::min(kBlock, count - b);
+    host::unpack(voted.data() + (b / kWordBits) * op, op, nb, dt, unit, vote);
+    T* xb = x + b;
+    T* eb = e + b;
+    const T* gb = g + b;
+    for (size_t i = 0; i < nb; ++i) {
+      const T p = nanError ? lr * gb[i] + eb[i] : eb[i];
+      eb[i] = p - myScale * localSign(p, abstain);
+      xb[i] = xb[i] - step * vote[i] - decay * xb[i];
+    }
+  }
+  return svSuccess;
+}
+
+}  // namespace
+}  // namespace sv
+
+using namespace sv;
+
+extern "C" {
+
+svResult_t svSignumStep(void* params, const void* grads, void* momentum, size_t count, svDataType_t datatype,
+                        double lr, double beta, double weightDecay, svComm_t comm, cudaStream_t stream) {
+  (void)stream;  // host communicator: synchronous
+  static const char* where = "svSignumStep";
+  SVCHECK(checkStep(comm, where, params, grads, momentum, "momentum", count, datatype, lr, weightDecay));
+  if (!(beta >= 0 && beta <= 1)) return setError(comm, svInvalidArgument, where, "beta %g is not in [0, 1]", beta);
+  if (datatype == svFloat32)
+    return signum(comm, where, static_cast<float*>(params), static_cast<const float*>(grads),
+                  static_cast<float*>(momentum), count, lr, beta, weightDecay);
+  return signum(comm, where, static_cast<double*>(params), static_cast<const double*>(grads),
+                static_cast<double*>(momentum), count, lr, beta, weightDecay);
+}
+
+svResult_t svEFSignStep(void* params, const void* grads, void* error, size_t count, svDataType_t datatype, double lr,
+                        double weightDecay, svComm_t comm, cudaStream_t stream) {
+  (void)stream;
+  static const char* where = "svEFSignStep";
+  SVCHECK(checkStep(comm, where, params, grads, error, "error", count, datatype, lr, weightDecay));
+  if (datatype == svFloat32)
+    return efSign(comm, where, static_cast<float*>(params), static_cast<const float*>(grads),
+                  static_cast<float*>(error), count, lr, weightDecay);
+  return efSign(comm, where, static_cast<double*>(params), static_cast<const double*>(grads),
+                static_cast<double*>(error), count, lr, weightDecay);
+}
+
+}  // extern "C"
