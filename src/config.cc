@@ -28,6 +28,10 @@ const ParamDesc kParams[] = {
     {"SV_ALLGATHER_THRESHOLD", "allGatherThreshold", "65536",
      "auto picks allgather while (P-1) x packed bytes <= this, else alltoall; P <= 2 always allgather."},
     {"SV_DEVICE", "device", "-1", "-1 (SV_DEVICE_HOST): a host communicator, the only kind in this version."},
+    {"SV_TIMEOUT", "timeout", "300",
+     "Seconds a collective call waits without progress before it returns svTimeout and fails the communicator; 0: forever."},
+    {"SV_CHECK", "check", "0",
+     "1: every collective call first agrees on its signature (count, datatype, policies, call number); a mismatch is svInvalidUsage on every rank."},
 };
 const int kNumParams = sizeof(kParams) / sizeof(kParams[0]);
 
@@ -182,7 +186,10 @@ svResult_t resolveConfig(const svConfig_t* user, Config* out, char* err, size_t 
             res.llParam(6, c.chunkBytes, 0, 1LL << 28, &r.chunkBytes) &&
             (r.chunkBytes == 0 || r.chunkBytes >= 1024 || res.fail("SV_CHUNK_BYTES / config.chunkBytes = %lld: 0 (auto) or 1024 .. 2^28", r.chunkBytes)) &&
             res.llParam(7, c.allGatherThreshold, 0, 1LL << 40, &r.allGatherThreshold) &&
-            res.intParam(8, c.device, SV_DEVICE_HOST, SV_DEVICE_HOST, &r.device);
+            res.intParam(8, c.device, SV_DEVICE_HOST, SV_DEVICE_HOST, &r.device) &&
+            res.doubleParam(9, c.timeout, &r.timeout) &&
+            (r.timeout >= 0 || res.fail("SV_TIMEOUT / config.timeout = %g: seconds >= 0 (0: wait forever)", r.timeout)) &&
+            res.intParam(10, c.check, 0, 1, &r.check);
   if (!ok) return svInvalidArgument;
   *out = r;
   return svSuccess;
@@ -195,9 +202,10 @@ const char* algoName(int v) { return v >= 0 && v < 3 ? kAlgoNames[v] : "?"; }
 
 void describeConfig(const Config& c, char* buf, size_t len) {
   snprintf(buf, len,
-           "tie=%s zero=%s nan=%s algo=%s scale=%g seed=%lld chunkBytes=%lld allGatherThreshold=%lld device=%d",
+           "tie=%s zero=%s nan=%s algo=%s scale=%g seed=%lld chunkBytes=%lld allGatherThreshold=%lld device=%d "
+           "timeout=%g check=%d",
            tieName(c.tie), zeroName(c.zero), nanName(c.nan), algoName(c.algorithm), c.scale, c.seed,
-           c.chunkBytes, c.allGatherThreshold, c.device);
+           c.chunkBytes, c.allGatherThreshold, c.device, c.timeout, c.check);
 }
 
 }  // namespace sv

@@ -20,6 +20,8 @@ struct Config {
   long long chunkBytes = 0;                // 0: P x 32 KiB, within 64 KiB .. 4 MiB
   long long allGatherThreshold = 1 << 16;  // (P-1) x packed bytes
   int device = SV_DEVICE_HOST;
+  double timeout = 300.0;  // seconds without progress; 0: forever
+  int check = 0;           // SV_CHECK: agree on a call signature first
 };
 
 // One row per parameter; docs/env.md is this table.

@@ -28,6 +28,7 @@ class P2PTransport : public Transport {
       const int peer = (rank_ + i) % nranks_;
       if (sendBytes[peer] == 0) continue;
       r->handles.emplace_back();
+      r->recvPeer.push_back(kSend);
       SVCHECK(isend(s + sendOffs[peer], sendBytes[peer], peer, tag, &r->handles.back()));
       bytesSent_ += sendBytes[peer];
     }
@@ -46,6 +47,7 @@ class P2PTransport : public Transport {
       for (int i = 1; i < nranks_; ++i) {
         const int peer = (rank_ + i) % nranks_;
         r->handles.emplace_back();
+        r->recvPeer.push_back(kSend);
         SVCHECK(isend(send, mine, peer, tag, &r->handles.back()));
         bytesSent_ += mine;
       }
@@ -67,16 +69,37 @@ class P2PTransport : public Transport {
     return waitAll(r->handles);
   }
 
+  void pendingPeers(Request* req, std::vector<int>* peers) override {
+    auto* r = static_cast<P2PRequest*>(req);
+    for (size_t i = 0; i < r->handles.size(); ++i)
+      if (r->recvPeer[i] != kSend && !handleDone(r->handles[i]))
+        peers->push_back(r->recvPeer[i] == kCollective ? -1 : r->recvPeer[i]);
+  }
+
+  bool cancel(Request* req) override {
+    auto* r = static_cast<P2PRequest*>(req);
+    bool quiet = true;
+    for (size_t i = 0; i < r->handles.size(); ++i) quiet &= cancelHandle(r->handles[i], r->recvPeer[i]);
+    r->handles.clear();
+    r->recvPeer.clear();
+    if (!quiet) leaking_ = true;
+    return quiet;
+  }
+
  protected:
   struct P2PRequest : Request {
     std::vector<Handle> handles;
+    std::vector<int> recvPeer;  // per handle: the source of a receive, kSend, kCollective
+    std::vector<int> counts, displs;  // argument arrays a nonblocking collective keeps
   };
+  static constexpr int kSend = -1, kCollective = -2;
   // A receive from every peer with bytes to send us, posted before any send.
   svResult_t postRecvs(char* recv, const size_t* recvBytes, const size_t* recvOffs, int tag, P2PRequest* r) {
     for (int i = 1; i < nranks_; ++i) {
       const int peer = (rank_ + nranks_ - i) % nranks_;
       if (recvBytes[peer] == 0) continue;
       r->handles.emplace_back();
+      r->recvPeer.push_back(peer);
       SVCHECK(irecv(recv + recvOffs[peer], recvBytes[peer], peer, tag, &r->handles.back()));
     }
     return svSuccess;
@@ -85,6 +108,11 @@ class P2PTransport : public Transport {
   virtual svResult_t irecv(void* buf, size_t bytes, int peer, int tag, Handle* h) = 0;
   virtual svResult_t testAll(std::vector<Handle>& hs, bool* done) = 0;
   virtual svResult_t waitAll(std::vector<Handle>& hs) = 0;
+  // Whether one handle has completed (may progress it).
+  virtual bool handleDone(Handle& h) = 0;
+  // Cancel or release one handle after a failure; true when its buffers are
+  // no longer touched by the transport. role: as recvPeer.
+  virtual bool cancelHandle(Handle& h, int role) = 0;
 };
 
 }  // namespace sv
