@@ -19,6 +19,20 @@ namespace {
 // are checked at every step, so neither waits longer than a millisecond.
 constexpr double kSpinSeconds = 50e-6;
 constexpr double kYieldSeconds = 0.1;
+
+// "1, 3" from a list with repeats ("" when empty; "all" for the unknown
+// peer of a collective, -1). Returns whether -1 was in the list.
+bool rankList(std::vector<int>& ranks, char* out, size_t len) {
+  std::sort(ranks.begin(), ranks.end());
+  ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
+  size_t n = 0;
+  out[0] = '\0';
+  for (int p : ranks) {
+    if (n + 24 >= len) { snprintf(out + n, len - n, ", ..."); break; }
+    n += p < 0 ? snprintf(out + n, len - n, "%sall", n ? ", " : "") : snprintf(out + n, len - n, "%s%d", n ? ", " : "", p);
+  }
+  return !ranks.empty() && ranks[0] < 0;
+}
 }  // namespace
 
 Waiter::Waiter(svComm* comm, const char* where)
@@ -30,19 +44,19 @@ svResult_t Waiter::idle(Request* req, const std::vector<Request*>& inflight, boo
     return setError(comm_, svRemoteError, where_, "the communicator was aborted (svCommAbort) during the call");
   const double idle = std::chrono::duration<double>(Clock::now() - last_).count();
   if (timeout_ > 0 && idle >= timeout_) {
-    std::vector<int> peers;
-    for (Request* r : inflight) comm_->transport->pendingPeers(r, &peers);
-    std::sort(peers.begin(), peers.end());
-    peers.erase(std::unique(peers.begin(), peers.end()), peers.end());
-    char list[200] = "";
-    size_t len = 0;
-    for (int p : peers) {
-      if (len + 24 >= sizeof(list)) { snprintf(list + len, sizeof(list) - len, ", ..."); break; }
-      len += snprintf(list + len, sizeof(list) - len, p < 0 ? "%sa collective over all ranks" : "%s%d",
-                      len ? ", " : "", p);
-    }
-    return setError(comm_, svTimeout, where_, "no progress for %g s (SV_TIMEOUT); still waiting for rank(s) %s",
-                    timeout_, peers.empty() ? "(unknown)" : list);
+    std::vector<int> from, to;
+    for (Request* r : inflight) comm_->transport->pendingPeers(r, &from, &to);
+    char fromList[120], toList[120], what[300];
+    const bool collective = rankList(from, fromList, sizeof fromList);
+    rankList(to, toList, sizeof toList);
+    if (collective && from.size() == 1 && to.empty())
+      snprintf(what, sizeof what, "waiting for a collective over all ranks (which rank is missing is not known)");
+    else if (from.empty() && to.empty())
+      snprintf(what, sizeof what, "no rank identified");
+    else
+      snprintf(what, sizeof what, "waiting for %s%.120s%s%s%.120s", from.empty() ? "" : "data from rank(s) ",
+               fromList, !from.empty() && !to.empty() ? " and " : "", to.empty() ? "" : "sends to rank(s) ", toList);
+    return setError(comm_, svTimeout, where_, "no progress for %g s (SV_TIMEOUT), %s", timeout_, what);
   }
   const double slice = idle < kSpinSeconds ? 0 : idle < kYieldSeconds ? 1e-4 : 1e-3;
   return comm_->transport->testFor(req, slice, done);

@@ -28,7 +28,8 @@ class P2PTransport : public Transport {
       const int peer = (rank_ + i) % nranks_;
       if (sendBytes[peer] == 0) continue;
       r->handles.emplace_back();
-      r->recvPeer.push_back(kSend);
+      r->peer.push_back(peer);
+      r->role.push_back(kSend);
       SVCHECK(isend(s + sendOffs[peer], sendBytes[peer], peer, tag, &r->handles.back()));
       bytesSent_ += sendBytes[peer];
     }
@@ -47,7 +48,8 @@ class P2PTransport : public Transport {
       for (int i = 1; i < nranks_; ++i) {
         const int peer = (rank_ + i) % nranks_;
         r->handles.emplace_back();
-        r->recvPeer.push_back(kSend);
+        r->peer.push_back(peer);
+        r->role.push_back(kSend);
         SVCHECK(isend(send, mine, peer, tag, &r->handles.back()));
         bytesSent_ += mine;
       }
@@ -69,19 +71,22 @@ class P2PTransport : public Transport {
     return waitAll(r->handles);
   }
 
-  void pendingPeers(Request* req, std::vector<int>* peers) override {
+  void pendingPeers(Request* req, std::vector<int>* recvFrom, std::vector<int>* sendTo) override {
     auto* r = static_cast<P2PRequest*>(req);
-    for (size_t i = 0; i < r->handles.size(); ++i)
-      if (r->recvPeer[i] != kSend && !handleDone(r->handles[i]))
-        peers->push_back(r->recvPeer[i] == kCollective ? -1 : r->recvPeer[i]);
+    for (size_t i = 0; i < r->handles.size(); ++i) {
+      if (handleDone(r->handles[i])) continue;
+      if (r->role[i] == kSend) sendTo->push_back(r->peer[i]);
+      else recvFrom->push_back(r->role[i] == kCollective ? -1 : r->peer[i]);
+    }
   }
 
   bool cancel(Request* req) override {
     auto* r = static_cast<P2PRequest*>(req);
     bool quiet = true;
-    for (size_t i = 0; i < r->handles.size(); ++i) quiet &= cancelHandle(r->handles[i], r->recvPeer[i]);
+    for (size_t i = 0; i < r->handles.size(); ++i) quiet &= cancelHandle(r->handles[i], r->role[i]);
     r->handles.clear();
-    r->recvPeer.clear();
+    r->peer.clear();
+    r->role.clear();
     if (!quiet) leaking_ = true;
     return quiet;
   }
@@ -89,17 +94,18 @@ class P2PTransport : public Transport {
  protected:
   struct P2PRequest : Request {
     std::vector<Handle> handles;
-    std::vector<int> recvPeer;  // per handle: the source of a receive, kSend, kCollective
+    std::vector<int> peer, role;  // per handle: the other rank (-1: all), kRecv/kSend/kCollective
     std::vector<int> counts, displs;  // argument arrays a nonblocking collective keeps
   };
-  static constexpr int kSend = -1, kCollective = -2;
+  static constexpr int kRecv = 0, kSend = 1, kCollective = 2;
   // A receive from every peer with bytes to send us, posted before any send.
   svResult_t postRecvs(char* recv, const size_t* recvBytes, const size_t* recvOffs, int tag, P2PRequest* r) {
     for (int i = 1; i < nranks_; ++i) {
       const int peer = (rank_ + nranks_ - i) % nranks_;
       if (recvBytes[peer] == 0) continue;
       r->handles.emplace_back();
-      r->recvPeer.push_back(peer);
+      r->peer.push_back(peer);
+      r->role.push_back(kRecv);
       SVCHECK(irecv(recv + recvOffs[peer], recvBytes[peer], peer, tag, &r->handles.back()));
     }
     return svSuccess;
@@ -111,7 +117,7 @@ class P2PTransport : public Transport {
   // Whether one handle has completed (may progress it).
   virtual bool handleDone(Handle& h) = 0;
   // Cancel or release one handle after a failure; true when its buffers are
-  // no longer touched by the transport. role: as recvPeer.
+  // no longer touched by the transport.
   virtual bool cancelHandle(Handle& h, int role) = 0;
 };
 

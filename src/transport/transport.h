@@ -62,10 +62,13 @@ class Transport {
   // yield (seconds < 1 ms) or sleep.
   virtual svResult_t testFor(Request* req, double seconds, bool* done);
 
-  // Ranks whose part of req has not arrived yet, for the error message of a
-  // timeout (best effort; -1 in the list: some peer of a collective the
-  // transport cannot attribute). Default: nothing known.
-  virtual void pendingPeers(Request* req, std::vector<int>* peers) { (void)req; (void)peers; }
+  // For the error message of a timeout (best effort): the ranks whose data
+  // for req has not arrived (recvFrom) and those a send of req has not
+  // completed to (sendTo); -1 in recvFrom: a collective the transport cannot
+  // attribute to a rank. Default: nothing known.
+  virtual void pendingPeers(Request* req, std::vector<int>* recvFrom, std::vector<int>* sendTo) {
+    (void)req; (void)recvFrom; (void)sendTo;
+  }
 
   // Give up req after a failure: cancel what can be cancelled and release
   // its handles. Returns true when no transfer can touch req's buffers any
