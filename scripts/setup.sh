@@ -9,12 +9,16 @@
 #   libhwloc-dev                 what Open MPI's pkg-config/CMake files expect
 #   catch2                       the unit tests (Catch2 v2)
 #   libgloo-dev                  the Gloo fp32 ring baseline of perf/sv_allreduce_perf
+#   clang-14 libfuzzer-14-dev    the fuzz targets (tests/fuzz; -fsanitize=fuzzer)
+#   libclang-rt-14-dev           clang's sanitizer runtimes (fuzz, tsan preset)
+#   valgrind                     scripts/sanitize.sh valgrind (memcheck)
 #
 # CUDA and NCCL are optional and not installed here: with nvcc present the
 # build also compiles the CUDA part (SIGNVOTE_WITH_CUDA=AUTO).
 set -euo pipefail
 
-packages=(cmake g++ make pkg-config openmpi-bin libopenmpi-dev libhwloc-dev catch2 libgloo-dev)
+packages=(cmake g++ make pkg-config openmpi-bin libopenmpi-dev libhwloc-dev catch2 libgloo-dev
+          clang-14 libfuzzer-14-dev libclang-rt-14-dev valgrind)
 
 if ! command -v dpkg-query >/dev/null 2>&1 || ! command -v apt-get >/dev/null 2>&1; then
   echo "setup: no apt-get/dpkg here; install by hand: ${packages[*]}" >&2

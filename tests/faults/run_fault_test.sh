@@ -17,6 +17,11 @@ log="$(mktemp)"
 trap 'rm -f "$log"' EXIT
 SV_MPIEXEC="$mpiexec" bash "$root/scripts/mpirun.sh" --enable-recovery -np "$np" "$@" 2>&1 | tee "$log"
 passed=$(grep -c '^SURVIVOR [0-9]* PASS' "$log")
+# Under the sanitizers, a report after a rank printed PASS still fails.
+if grep -qE 'ERROR: (Address|Leak|Thread)Sanitizer|runtime error:' "$log"; then
+  echo "run_fault_test: sanitizer report above" >&2
+  exit 1
+fi
 if [ "$passed" -ne $((np - 1)) ]; then
   echo "run_fault_test: $passed of $((np - 1)) survivors passed" >&2
   exit 1
