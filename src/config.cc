@@ -94,7 +94,7 @@ class Resolver {
     }
     const char* env = getenv(p.env);
     if (env == nullptr) return true;
-    if (!parseEnum(env, d, out)) return fail("%s=%s is not understood (%s)", p.env, env, listNames(d));
+    if (!parseEnum(env, d, out)) return fail("%s=%s is not understood (%s)", p.env, shown(env), listNames(d));
     return true;
   }
 
@@ -104,7 +104,7 @@ class Resolver {
     if (field != SV_CONFIG_UNDEF_LL) {
       v = field;
     } else if (const char* env = getenv(p.env)) {
-      if (!parseLL(env, &v)) return fail("%s=%s is not an integer", p.env, env);
+      if (!parseLL(env, &v)) return fail("%s=%s is not an integer", p.env, shown(env));
     }
     if (v < lo || v > hi) return fail("%s / config.%s = %lld is out of range [%lld, %lld]", p.env, p.field, v, lo, hi);
     *out = v;
@@ -117,7 +117,7 @@ class Resolver {
     if (field != SV_CONFIG_UNDEF_DOUBLE) {
       v = field;
     } else if (const char* env = getenv(p.env)) {
-      if (!parseDouble(env, &v)) return fail("%s=%s is not a number", p.env, env);
+      if (!parseDouble(env, &v)) return fail("%s=%s is not a number", p.env, shown(env));
     }
     if (!isfinite(v)) return fail("%s / config.%s must be finite", p.env, p.field);
     *out = v;
@@ -141,6 +141,18 @@ class Resolver {
   }
 
  private:
+  // An environment value as the error line quotes it: at most 64 bytes,
+  // control and non-ASCII bytes as '?', so the message stays one line
+  // (found by tests/fuzz/fuzz_config).
+  const char* shown(const char* v) {
+    size_t i = 0;
+    for (; v[i] != '\0' && i + 4 < sizeof(shown_); ++i)
+      shown_[i] = (v[i] >= 0x20 && v[i] < 0x7f) ? v[i] : '?';
+    if (v[i] != '\0') { shown_[i++] = '.'; shown_[i++] = '.'; shown_[i++] = '.'; }
+    shown_[i] = '\0';
+    return shown_;
+  }
+  char shown_[68];
   const char* listNames(const EnumDesc& d) {
     names_[0] = '\0';
     for (int i = 0; i < d.count; ++i) {

@@ -302,3 +302,22 @@ TEST_CASE("SV_TIMEOUT and SV_CHECK: defaults, env, config field, bad values", "[
   user = configWith(1.0, 3);
   CHECK(sv::resolveConfig(&user, &cfg, err, sizeof err) == svInvalidArgument);
 }
+
+TEST_CASE("an environment value with control bytes gives a one-line error (fuzz_config regression)", "[faults][config]") {
+  // tests/fuzz/corpus/config/regress-newline-in-env-value: SV_TIE set to
+  // bytes with a newline made the reason two lines.
+  const char* saved = getenv("SV_TIE");
+  const std::string keep = saved ? saved : "";
+  setenv("SV_TIE", "\xff" "ando\n\x93\xd8", 1);
+  char err[512];
+  sv::Config cfg;
+  CHECK(sv::resolveConfig(nullptr, &cfg, err, sizeof err) == svInvalidArgument);
+  CHECK(strchr(err, '\n') == nullptr);
+  CHECK(std::string(err).find("SV_TIE=?ando???") == 0);
+  // A long value is cut, and marked so.
+  setenv("SV_TIE", std::string(300, 'x').c_str(), 1);
+  CHECK(sv::resolveConfig(nullptr, &cfg, err, sizeof err) == svInvalidArgument);
+  CHECK(std::string(err).find(std::string(64, 'x') + "...") != std::string::npos);
+  if (saved) setenv("SV_TIE", keep.c_str(), 1);
+  else unsetenv("SV_TIE");
+}
