@@ -159,9 +159,9 @@ TEST_CASE("SV_CHECK=1: mismatched calls fail on every rank naming field and rank
     }
     std::vector<svResult_t> rc(P);
     std::vector<std::string> err(P);
-    std::vector<bool> untouched(P);
+    std::vector<int> untouched(P);  // not vector<bool>: written from several threads
     std::vector<svResult_t> after(P);
-    std::vector<bool> afterOk(P);
+    std::vector<int> afterOk(P);
     std::vector<std::thread> ts;
     for (int r = 0; r < P; ++r)
       ts.emplace_back([&, r] {
