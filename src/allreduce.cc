@@ -236,15 +236,16 @@ svResult_t Pipeline::runChunks(const PackFn& pack, const UnpackFn& unpack, bool 
       // Nothing to do until the oldest chunk's exchange completes: poll it
       // against the deadline and the abort flag, then look at all again.
       Slot* oldest = nullptr;
-      std::vector<Request*> inflight;
+      Request* inflight[kPipelineDepth];
+      int n = 0;
       for (int k = 0; k < depth; ++k) {
         if (slots[k].stage == kFree) continue;
-        inflight.push_back(slots[k].req.get());
+        inflight[n++] = slots[k].req.get();
         if (oldest == nullptr || slots[k].chunk < oldest->chunk) oldest = &slots[k];
       }
       if (oldest == nullptr) return setError(comm_, svInternalError, "pipeline", "stalled with no chunk in flight");
       bool done = false;
-      SVCHECK(waiter_.idle(oldest->req.get(), inflight, &done));
+      SVCHECK(waiter_.idle(oldest->req.get(), inflight, n, &done));
     }
   }
   return svSuccess;

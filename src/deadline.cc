@@ -38,14 +38,14 @@ bool rankList(std::vector<int>& ranks, char* out, size_t len) {
 Waiter::Waiter(svComm* comm, const char* where)
     : comm_(comm), where_(where), timeout_(comm->config.timeout), last_(Clock::now()) {}
 
-svResult_t Waiter::idle(Request* req, const std::vector<Request*>& inflight, bool* done) {
+svResult_t Waiter::idle(Request* req, Request* const* inflight, int ninflight, bool* done) {
   *done = false;
   if (comm_->aborted.load(std::memory_order_acquire))
     return setError(comm_, svRemoteError, where_, "the communicator was aborted (svCommAbort) during the call");
   const double idle = std::chrono::duration<double>(Clock::now() - last_).count();
   if (timeout_ > 0 && idle >= timeout_) {
     std::vector<int> from, to;
-    for (Request* r : inflight) comm_->transport->pendingPeers(r, &from, &to);
+    for (int i = 0; i < ninflight; ++i) comm_->transport->pendingPeers(inflight[i], &from, &to);
     char fromList[120], toList[120], what[300];
     const bool collective = rankList(from, fromList, sizeof fromList);
     rankList(to, toList, sizeof toList);
@@ -65,8 +65,7 @@ svResult_t Waiter::idle(Request* req, const std::vector<Request*>& inflight, boo
 svResult_t Waiter::wait(Request* req) {
   bool done = false;
   SVCHECK(comm_->transport->test(req, &done));
-  std::vector<Request*> inflight{req};
-  while (!done) SVCHECK(idle(req, inflight, &done));
+  while (!done) SVCHECK(idle(req, &req, 1, &done));
   progressed();
   return svSuccess;
 }

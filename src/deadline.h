@@ -24,7 +24,7 @@ class Waiter {
   // Fails with svRemoteError once the communicator is aborted, svTimeout
   // once nothing progressed for the timeout; the message names the ranks
   // whose data any of `inflight` still lacks.
-  svResult_t idle(Request* req, const std::vector<Request*>& inflight, bool* done);
+  svResult_t idle(Request* req, Request* const* inflight, int ninflight, bool* done);
 
   // Poll req to completion under the same rules.
   svResult_t wait(Request* req);

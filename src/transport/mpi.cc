@@ -73,8 +73,7 @@ class MpiTransport final : public P2PTransport<MPI_Request> {
     for (int i = 0; i < nranks_ && regular; ++i)
       regular = recvBytes[i] == recvBytes[0] && recvOffs[i] == i * recvBytes[0];
     r->handles.emplace_back();
-    r->peer.push_back(-1);
-    r->role.push_back(kCollective);
+    r->meta.push_back({-1, kCollective});
     int rc = regular ? MPI_Iallgather(inPlace ? MPI_IN_PLACE : send, r->counts[rank_], MPI_BYTE, recv, r->counts[0],
                                       MPI_BYTE, comm_, &r->handles.back())
                      : MPI_Iallgatherv(inPlace ? MPI_IN_PLACE : send, r->counts[rank_], MPI_BYTE, recv,

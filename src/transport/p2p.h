@@ -21,6 +21,7 @@ class P2PTransport : public Transport {
                        const size_t* recvBytes, const size_t* recvOffs, int tag,
                        RequestPtr* req) override {
     auto r = std::make_unique<P2PRequest>();
+    r->reserve(2 * (nranks_ - 1));
     const char* s = static_cast<const char*>(send);
     char* d = static_cast<char*>(recv);
     SVCHECK(postRecvs(d, recvBytes, recvOffs, tag, r.get()));
@@ -28,8 +29,7 @@ class P2PTransport : public Transport {
       const int peer = (rank_ + i) % nranks_;
       if (sendBytes[peer] == 0) continue;
       r->handles.emplace_back();
-      r->peer.push_back(peer);
-      r->role.push_back(kSend);
+      r->meta.push_back({peer, kSend});
       SVCHECK(isend(s + sendOffs[peer], sendBytes[peer], peer, tag, &r->handles.back()));
       bytesSent_ += sendBytes[peer];
     }
@@ -41,6 +41,7 @@ class P2PTransport : public Transport {
   svResult_t allGatherv(const void* send, void* recv, const size_t* recvBytes, const size_t* recvOffs,
                         int tag, bool exclusive, RequestPtr* req) override {
     auto r = std::make_unique<P2PRequest>();
+    r->reserve(2 * (nranks_ - 1));
     char* d = static_cast<char*>(recv);
     SVCHECK(postRecvs(d, recvBytes, recvOffs, tag, r.get()));
     const size_t mine = recvBytes[rank_];
@@ -48,8 +49,7 @@ class P2PTransport : public Transport {
       for (int i = 1; i < nranks_; ++i) {
         const int peer = (rank_ + i) % nranks_;
         r->handles.emplace_back();
-        r->peer.push_back(peer);
-        r->role.push_back(kSend);
+        r->meta.push_back({peer, kSend});
         SVCHECK(isend(send, mine, peer, tag, &r->handles.back()));
         bytesSent_ += mine;
       }
@@ -75,18 +75,17 @@ class P2PTransport : public Transport {
     auto* r = static_cast<P2PRequest*>(req);
     for (size_t i = 0; i < r->handles.size(); ++i) {
       if (handleDone(r->handles[i])) continue;
-      if (r->role[i] == kSend) sendTo->push_back(r->peer[i]);
-      else recvFrom->push_back(r->role[i] == kCollective ? -1 : r->peer[i]);
+      if (r->meta[i].role == kSend) sendTo->push_back(r->meta[i].peer);
+      else recvFrom->push_back(r->meta[i].role == kCollective ? -1 : r->meta[i].peer);
     }
   }
 
   bool cancel(Request* req) override {
     auto* r = static_cast<P2PRequest*>(req);
     bool quiet = true;
-    for (size_t i = 0; i < r->handles.size(); ++i) quiet &= cancelHandle(r->handles[i], r->role[i]);
+    for (size_t i = 0; i < r->handles.size(); ++i) quiet &= cancelHandle(r->handles[i], r->meta[i].role);
     r->handles.clear();
-    r->peer.clear();
-    r->role.clear();
+    r->meta.clear();
     if (!quiet) leaking_ = true;
     return quiet;
   }
@@ -94,7 +93,15 @@ class P2PTransport : public Transport {
  protected:
   struct P2PRequest : Request {
     std::vector<Handle> handles;
-    std::vector<int> peer, role;  // per handle: the other rank (-1: all), kRecv/kSend/kCollective
+    struct Meta {
+      int peer;  // the other rank (-1: all)
+      int role;  // kRecv, kSend, kCollective
+    };
+    std::vector<Meta> meta;  // per handle
+    void reserve(size_t n) {
+      handles.reserve(n);
+      meta.reserve(n);
+    }
     std::vector<int> counts, displs;  // argument arrays a nonblocking collective keeps
   };
   static constexpr int kRecv = 0, kSend = 1, kCollective = 2;
@@ -104,8 +111,7 @@ class P2PTransport : public Transport {
       const int peer = (rank_ + nranks_ - i) % nranks_;
       if (recvBytes[peer] == 0) continue;
       r->handles.emplace_back();
-      r->peer.push_back(peer);
-      r->role.push_back(kRecv);
+      r->meta.push_back({peer, kRecv});
       SVCHECK(irecv(recv + recvOffs[peer], recvBytes[peer], peer, tag, &r->handles.back()));
     }
     return svSuccess;
