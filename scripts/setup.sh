@@ -18,12 +18,16 @@
 #   dataset-fashion-mnist        its data, and the `train` ctest
 #   libopenblas0-serial          a BLAS for libtorch ~10x faster than the reference
 #                                libblas it otherwise gets (serial: one thread a rank)
+#   clang-14 libfuzzer-14-dev    the fuzz targets (tests/fuzz; -fsanitize=fuzzer)
+#   libclang-rt-14-dev           clang's sanitizer runtimes (fuzz, tsan preset)
+#   valgrind                     scripts/sanitize.sh valgrind (memcheck)
 #
 # CUDA and NCCL are optional and not installed here: with nvcc present the
 # build also compiles the CUDA part (SIGNVOTE_WITH_CUDA=AUTO).
 set -euo pipefail
 
-packages=(cmake g++ make pkg-config openmpi-bin libopenmpi-dev libhwloc-dev catch2 libgloo-dev)
+packages=(cmake g++ make pkg-config openmpi-bin libopenmpi-dev libhwloc-dev catch2 libgloo-dev
+          clang-14 libfuzzer-14-dev libclang-rt-14-dev valgrind)
 # The Python package and its tests (see the list above).
 packages+=(python3-dev python3-venv python3-pip python3-numpy python3-mpi4py python3-pytest python3-torch)
 # examples/train and its `train` ctest (see the list above).

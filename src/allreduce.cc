@@ -17,8 +17,10 @@
 #include <algorithm>
 #include <functional>
 
+#include "check_signature.h"
 #include "comm.h"
 #include "datatype.h"
+#include "deadline.h"
 #include "debug.h"
 #include "host_kernels.h"
 #include "plan.h"
@@ -33,13 +35,19 @@ class Pipeline {
   using PackFn = std::function<uint64_t(size_t firstWord, size_t words, uint64_t* out)>;
   using UnpackFn = std::function<void(size_t firstWord, size_t words, const uint64_t* in)>;
 
-  Pipeline(svComm* comm, const CallShape& s, const VoteParams& vp)
-      : comm_(comm), s_(s), vp_(vp), sendBytes_(comm->nranks), sendOffs_(comm->nranks),
+  Pipeline(svComm* comm, const CallShape& s, const VoteParams& vp, Waiter& waiter)
+      : comm_(comm), s_(s), vp_(vp), waiter_(waiter), sendBytes_(comm->nranks), sendOffs_(comm->nranks),
         recvBytes_(comm->nranks), recvOffs_(comm->nranks) {}
 
   // Runs every chunk. With deferUnpack the voted bits stay in comm->result
-  // and the caller unpacks them.
-  svResult_t run(const PackFn& pack, const UnpackFn& unpack, bool deferUnpack, uint64_t* nanCount);
+  // and the caller unpacks them. On failure every exchange still in flight
+  // is abandoned (cancelled where the transport can).
+  svResult_t run(const PackFn& pack, const UnpackFn& unpack, bool deferUnpack, uint64_t* nanCount) {
+    const svResult_t r = runChunks(pack, unpack, deferUnpack, nanCount);
+    if (r != svSuccess)
+      for (Slot& slot : slots_) abandon(comm_, slot.req);
+    return r;
+  }
 
  private:
   enum Stage { kFree, kFirstExchange, kSecondExchange };
@@ -53,12 +61,15 @@ class Pipeline {
     *first = chunk * s_.chunkWords;
     *words = std::min(s_.chunkWords, s_.words - *first);
   }
+  svResult_t runChunks(const PackFn& pack, const UnpackFn& unpack, bool deferUnpack, uint64_t* nanCount);
   svResult_t startChunk(Slot& slot, size_t chunk, int slotIndex, const PackFn& pack, uint64_t* nanCount);
   svResult_t advance(Slot& slot, int slotIndex, const UnpackFn& unpack, bool deferUnpack, bool* finished);
 
   svComm* comm_;
   const CallShape& s_;
   const VoteParams& vp_;
+  Waiter& waiter_;
+  Slot slots_[kPipelineDepth];
   // Per-rank sizes and offsets of the exchange in flight (bytes).
   std::vector<size_t> sendBytes_, sendOffs_, recvBytes_, recvOffs_;
   size_t nextGather_ = 0;  // the chunk whose all-gather starts next
@@ -142,8 +153,8 @@ svResult_t Pipeline::advance(Slot& slot, int slotIndex, const UnpackFn& unpack, 
   return svSuccess;
 }
 
-svResult_t Pipeline::run(const PackFn& pack, const UnpackFn& unpack, bool deferUnpack, uint64_t* nanCount) {
-  Slot slots[kPipelineDepth];
+svResult_t Pipeline::runChunks(const PackFn& pack, const UnpackFn& unpack, bool deferUnpack, uint64_t* nanCount) {
+  Slot* slots = slots_;
   size_t next = 0, finished = 0;
   const int depth = s_.depth;
   while (finished < s_.nchunks) {
@@ -171,13 +182,22 @@ svResult_t Pipeline::run(const PackFn& pack, const UnpackFn& unpack, bool deferU
       progressed = true;
       break;
     }
-    if (!progressed) {
-      // Nothing to do until the oldest chunk's exchange completes.
+    if (progressed) {
+      waiter_.progressed();
+    } else {
+      // Nothing to do until the oldest chunk's exchange completes: poll it
+      // against the deadline and the abort flag, then look at all again.
       Slot* oldest = nullptr;
-      for (int k = 0; k < depth; ++k)
-        if (slots[k].stage != kFree && (oldest == nullptr || slots[k].chunk < oldest->chunk)) oldest = &slots[k];
+      Request* inflight[kPipelineDepth];
+      int n = 0;
+      for (int k = 0; k < depth; ++k) {
+        if (slots[k].stage == kFree) continue;
+        inflight[n++] = slots[k].req.get();
+        if (oldest == nullptr || slots[k].chunk < oldest->chunk) oldest = &slots[k];
+      }
       if (oldest == nullptr) return setError(comm_, svInternalError, "pipeline", "stalled with no chunk in flight");
-      SVCHECK(comm_->transport->wait(oldest->req.get()));
+      bool done = false;
+      SVCHECK(waiter_.idle(oldest->req.get(), inflight, n, &done));
     }
   }
   return svSuccess;
@@ -204,10 +224,47 @@ svResult_t reserveStaging(svComm* comm, const CallShape& s) {
 
 // Shared by the typed and packed entry points: runs the call and the NaN
 // agreement, accounts stats. pack/unpack adapt the user's buffers.
+svResult_t runCallImpl(svComm* comm, const char* where, const CallShape& s, const Pipeline::PackFn& pack,
+                       const Pipeline::UnpackFn& unpack, int datatype, bool* consistent);
+
+// A failure that left the ranks out of step (a timeout, an abort, a
+// transport error, a rank running out of memory) fails the communicator;
+// one that every rank saw alike (SV_NAN_ERROR, SV_CHECK) does not.
 svResult_t runCall(svComm* comm, const char* where, const CallShape& s, const Pipeline::PackFn& pack,
-                   const Pipeline::UnpackFn& unpack) {
+                   const Pipeline::UnpackFn& unpack, int datatype = 0) {
+  SVCHECK(checkNotFailed(comm, where));
+  bool consistent = false;
+  const svResult_t r = runCallImpl(comm, where, s, pack, unpack, datatype, &consistent);
+  if (r != svSuccess && !consistent) {
+    if (strcmp(comm->lastError, threadLastError()) != 0)
+      snprintf(comm->lastError, sizeof(comm->lastError), "%s", threadLastError());
+    failComm(comm, r);
+  }
+  return r;
+}
+
+svResult_t runCallImpl(svComm* comm, const char* where, const CallShape& s, const Pipeline::PackFn& pack,
+                       const Pipeline::UnpackFn& unpack, int datatype, bool* consistent) {
   const Config& c = comm->config;
   const uint64_t call = comm->callCount++;
+  Waiter waiter(comm, where);
+  if (c.check) {
+    CallSignature sig;
+    sig.entry = datatype == 0 ? 2 : 1;
+    sig.count = s.count;
+    sig.datatype = static_cast<uint64_t>(datatype);
+    sig.tie = c.tie;
+    sig.zero = c.zero;
+    sig.nan = c.nan;
+    sig.algorithm = s.algorithm;
+    memcpy(&sig.scale, &c.scale, sizeof(sig.scale));
+    sig.seed = static_cast<uint64_t>(c.seed);
+    sig.chunkWords = s.chunkWords;
+    sig.call = call;
+    const svResult_t r = checkSignature(comm, where, waiter, sig);
+    *consistent = r == svInvalidUsage;
+    SVCHECK(r);
+  }
   const uint64_t sentBefore = comm->transport->bytesSent();
   if (comm->loggedAlgorithm != s.algorithm) {
     SV_INFO(comm->rank, "%s: algorithm %s for %zu elements on %d ranks (%s), %zu chunk(s) of %zu words", where,
@@ -231,7 +288,7 @@ svResult_t runCall(svComm* comm, const char* where, const CallShape& s, const Pi
     vp.seed = static_cast<uint64_t>(c.seed);
     vp.call = call;
     const bool nanError = c.nan == SV_NAN_ERROR;
-    Pipeline pipe(comm, s, vp);
+    Pipeline pipe(comm, s, vp, waiter);
     SVCHECK(pipe.run(pack, unpack, nanError, &nans));
     if (nanError) {
       // Every rank learns every rank's NaN count, so all fail alike and the
@@ -242,7 +299,10 @@ svResult_t runCall(svComm* comm, const char* where, const CallShape& s, const Pi
       RequestPtr req;
       SVCHECK(comm->transport->allGatherv(&comm->nanCounts[comm->rank], comm->nanCounts.data(), bytes.data(),
                                           offs.data(), kTagControl, true, &req));
-      SVCHECK(comm->transport->wait(req.get()));
+      if (svResult_t r = waiter.wait(req.get()); r != svSuccess) {
+        abandon(comm, req);
+        return r;
+      }
       char list[256] = "";
       size_t len = 0;
       unsigned long long total = 0;
@@ -257,6 +317,7 @@ svResult_t runCall(svComm* comm, const char* where, const CallShape& s, const Pi
       } else {
         comm->stats.lastNanCount = nans;
         comm->stats.totalNanCount += nans;
+        *consistent = true;
         return setError(comm, svInvalidArgument, where,
                         "SV_NAN_ERROR: %llu NaN input(s), on rank(s) %s; recvbuff untouched", total, list);
       }
@@ -283,7 +344,6 @@ svResult_t onComm(svComm* comm, svResult_t r) {
 // Checks shared by the entry points. Returns svSuccess or the error set.
 svResult_t checkCommon(svComm* comm, const char* where, const void* a, const char* aName, const void* b,
                        const char* bName, size_t count, size_t elemBytes) {
-  SVCHECK(commCheck(comm, where));
   if (count > 0 && a == nullptr) return setError(comm, svInvalidArgument, where, "%s is NULL with count %zu", aName, count);
   if (count > 0 && b == nullptr) return setError(comm, svInvalidArgument, where, "%s is NULL with count %zu", bName, count);
   // The byte size of the buffers must fit the address space (with room for
@@ -334,6 +394,8 @@ svResult_t svAllReduceSign(const void* sendbuff, void* recvbuff, size_t count, s
                            svComm_t comm, cudaStream_t stream) {
   (void)stream;  // host communicator: synchronous
   static const char* where = "svAllReduceSign";
+  CommRef ref(comm, where);  // keeps comm alive if another thread destroys or aborts it
+  SVCHECK(ref.result());
   SVCHECK(checkCommon(comm, where, sendbuff, "sendbuff", recvbuff, "recvbuff", count, 8));
   SVCHECK(checkDatatype(comm, where, datatype, sendbuff, recvbuff));
   const size_t esz = dtSize(datatype);
@@ -355,13 +417,15 @@ svResult_t svAllReduceSign(const void* sendbuff, void* recvbuff, size_t count, s
     const size_t e0 = firstWord * kWordBits, n = std::min(words * kWordBits, count - e0);
     host::unpack(in, op, n, datatype, bits, static_cast<char*>(recvbuff) + e0 * esz);
   };
-  return onComm(comm, runCall(comm, where, shape, pack, unpack));
+  return onComm(comm, runCall(comm, where, shape, pack, unpack, datatype));
 }
 
 svResult_t svAllReduceSignPacked(const uint32_t* sendbits, uint32_t* recvbits, size_t count, svComm_t comm,
                                  cudaStream_t stream) {
   (void)stream;
   static const char* where = "svAllReduceSignPacked";
+  CommRef ref(comm, where);  // keeps comm alive if another thread destroys or aborts it
+  SVCHECK(ref.result());
   SVCHECK(checkCommon(comm, where, sendbits, "sendbits", recvbits, "recvbits", count, 1));
   if (comm->config.tie == SV_TIE_ZERO && comm->nranks % 2 == 0)
     return setError(comm, svInvalidUsage, where, "SV_TIE_ZERO needs two bits per element; the packed API carries one");
@@ -388,6 +452,8 @@ svResult_t svPackSigns(const void* sendbuff, uint32_t* bits, size_t count, svDat
                        cudaStream_t stream) {
   (void)stream;
   static const char* where = "svPackSigns";
+  CommRef ref(comm, where);  // keeps comm alive if another thread destroys or aborts it
+  SVCHECK(ref.result());
   SVCHECK(checkCommon(comm, where, sendbuff, "sendbuff", bits, "bits", count, 8));
   SVCHECK(checkDatatype(comm, where, datatype, sendbuff, nullptr));
   if (count == 0) return svSuccess;
@@ -423,6 +489,8 @@ svResult_t svUnpackSigns(const uint32_t* bits, void* recvbuff, size_t count, svD
                          cudaStream_t stream) {
   (void)stream;
   static const char* where = "svUnpackSigns";
+  CommRef ref(comm, where);  // keeps comm alive if another thread destroys or aborts it
+  SVCHECK(ref.result());
   SVCHECK(checkCommon(comm, where, bits, "bits", recvbuff, "recvbuff", count, 8));
   SVCHECK(checkDatatype(comm, where, datatype, recvbuff, nullptr));
   if (count == 0) return svSuccess;

@@ -70,13 +70,62 @@ svResult_t commCheck(svComm_t comm, const char* where) {
   return svSuccess;
 }
 
+void keepForever(std::shared_ptr<void> p) {
+  static std::mutex m;
+  static auto* kept = new std::vector<std::shared_ptr<void>>();  // never destroyed
+  std::lock_guard<std::mutex> lock(m);
+  kept->push_back(std::move(p));
+}
+
+svResult_t commAcquire(svComm_t comm, const char* where) {
+  if (comm == nullptr) return setError(nullptr, svInvalidArgument, where, "comm is NULL");
+  {
+    std::lock_guard<std::mutex> lock(registryMutex);
+    if (registry().count(comm)) {
+      comm->refs.fetch_add(1, std::memory_order_relaxed);
+      return svSuccess;
+    }
+  }
+  return setError(nullptr, svInvalidUsage, where,
+                  "comm %p is not a live communicator (destroyed, aborted, or never created)", (void*)comm);
+}
+
+void commRelease(svComm_t comm) {
+  if (comm->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+  if (comm->keepStaging) {
+    // A cancelled request may still be completed by the transport into
+    // these buffers: they live on (docs/reliability.md, "leaks on purpose").
+    struct Staging {
+      std::vector<uint64_t> packed, result, slots[kPipelineDepth], signature;
+      std::vector<unsigned long long> nanCounts;
+    };
+    auto k = std::make_shared<Staging>();
+    k->packed.swap(comm->packed);
+    k->result.swap(comm->result);
+    for (int i = 0; i < kPipelineDepth; ++i) k->slots[i].swap(comm->recvSlot[i]);
+    k->signature.swap(comm->signature);
+    k->nanCounts.swap(comm->nanCounts);
+    keepForever(k);
+  }
+  delete comm;
+}
+
 void commFree(svComm_t comm) {
   {
     std::lock_guard<std::mutex> lock(registryMutex);
     registry().erase(comm);
   }
-  delete comm;
+  commRelease(comm);
 }
+
+namespace {
+// Takes comm out of the live set; false if it was not there (raced with
+// another Destroy/Abort).
+bool commRetire(svComm_t comm) {
+  std::lock_guard<std::mutex> lock(registryMutex);
+  return registry().erase(comm) != 0;
+}
+}  // namespace
 
 }  // namespace sv
 
@@ -113,24 +162,35 @@ const char* svGetLastError(svComm_t comm) {
   return threadLastError();
 }
 
+// Destroy and Abort retire the handle at once; the memory goes with the last
+// reference (a call still running on another thread holds one). Neither
+// communicates: a failed communicator is released without waiting on peers.
 svResult_t svCommDestroy(svComm_t comm) {
   SVCHECK(commCheck(comm, "svCommDestroy"));
+  if (!commRetire(comm)) return commCheck(comm, "svCommDestroy");
   SV_INFO(comm->rank, "comm %p destroyed after %llu calls", (void*)comm, comm->stats.calls);
-  commFree(comm);
+  commRelease(comm);
   return svSuccess;
 }
 
 svResult_t svCommAbort(svComm_t comm) {
   SVCHECK(commCheck(comm, "svCommAbort"));
+  if (!commRetire(comm)) return commCheck(comm, "svCommAbort");
   SV_INFO(comm->rank, "comm %p aborted", (void*)comm);
-  if (comm->device) deviceAbort(comm);
-  commFree(comm);
+  // A call in progress on another thread sees the flag within a millisecond
+  // of polling and returns svRemoteError; the transport's hook stops waits
+  // that do not poll.
+  comm->aborted.store(true, std::memory_order_release);
+  comm->transport->abort();
+  if (comm->device) deviceAbort(comm);  // the device transport's abort (ncclCommAbort)
+  commRelease(comm);
   return svSuccess;
 }
 
 #define SV_GETTER(fn, type, arg, expr)                                          \
   svResult_t fn(const svComm_t comm, type* arg) {                               \
-    SVCHECK(commCheck(comm, #fn));                                              \
+    CommRef ref(comm, #fn);                                                     \
+    SVCHECK(ref.result());                                                      \
     if (arg == nullptr) return setError(comm, svInvalidArgument, #fn, #arg " is NULL"); \
     *arg = (expr);                                                              \
     return svSuccess;                                                           \

@@ -4,6 +4,7 @@
 
 #include <stdint.h>
 
+#include <atomic>
 #include <memory>
 #include <vector>
 
@@ -36,6 +37,16 @@ struct svComm {
   int loggedAlgorithm = -1;
   char lastError[sv::kErrorLineMax] = "";
 
+  // Failure handling (docs/reliability.md). refs: the live registry's
+  // reference plus one per call in progress, so that svCommAbort/Destroy on
+  // another thread never frees the communicator under a running call.
+  std::atomic<int> refs{1};
+  std::atomic<bool> aborted{false};      // svCommAbort: calls in progress stop
+  svResult_t failed = svSuccess;         // a collective failed mid-exchange:
+  char failedError[sv::kErrorLineMax] = "";  // later ones return this at once
+  bool keepStaging = false;  // a request could not be cancelled: its buffers outlive the comm
+  std::vector<uint64_t> signature;  // SV_CHECK: every rank's call signature
+
   // Device communicators only (config.device >= 0): staging, streams' events,
   // the stream-ordered transport (src/device/device_comm.h). Declared last so
   // it is freed first, before the host transport.
@@ -59,5 +70,26 @@ svResult_t commCheck(svComm_t comm, const char* where);
 
 // Remove from the live set and free.
 void commFree(svComm_t comm);
+
+// A reference to a live communicator for the duration of a call: it stays
+// allocated while held even if another thread destroys or aborts it.
+svResult_t commAcquire(svComm_t comm, const char* where);
+void commRelease(svComm_t comm);
+class CommRef {
+ public:
+  CommRef(svComm_t comm, const char* where) : rc_(commAcquire(comm, where)), comm_(rc_ == svSuccess ? comm : nullptr) {}
+  ~CommRef() { if (comm_ != nullptr) commRelease(comm_); }
+  CommRef(const CommRef&) = delete;
+  CommRef& operator=(const CommRef&) = delete;
+  svResult_t result() const { return rc_; }
+
+ private:
+  svResult_t rc_;
+  svComm_t comm_;
+};
+
+// Keeps an object alive (and reachable, for leak checkers) until exit: what
+// a transport may still write into after a failure.
+void keepForever(std::shared_ptr<void> p);
 
 }  // namespace sv

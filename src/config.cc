@@ -31,6 +31,10 @@ const ParamDesc kParams[] = {
      "-1 (SV_DEVICE_HOST): a host communicator; 0, 1, ...: a device communicator on that CUDA device. Unset: host for svCommInitMPI, the current CUDA device for NCCL-based inits."},
     {"SV_MPI_CUDA_AWARE", "mpiCudaAware", "auto",
      "MPI device communicators: auto (ask MPIX_Query_cuda_support), 1 (device pointers to MPI), 0 (pinned host staging)."},
+    {"SV_TIMEOUT", "timeout", "300",
+     "Seconds a collective call waits without progress before it returns svTimeout and fails the communicator; 0: forever."},
+    {"SV_CHECK", "check", "0",
+     "1: every collective call first agrees on its signature (count, datatype, policies, call number); a mismatch is svInvalidUsage on every rank."},
 };
 const int kNumParams = sizeof(kParams) / sizeof(kParams[0]);
 
@@ -93,7 +97,7 @@ class Resolver {
     }
     const char* env = getenv(p.env);
     if (env == nullptr) return true;
-    if (!parseEnum(env, d, out)) return fail("%s=%s is not understood (%s)", p.env, env, listNames(d));
+    if (!parseEnum(env, d, out)) return fail("%s=%s is not understood (%s)", p.env, shown(env), listNames(d));
     return true;
   }
 
@@ -103,7 +107,7 @@ class Resolver {
     if (field != SV_CONFIG_UNDEF_LL) {
       v = field;
     } else if (const char* env = getenv(p.env)) {
-      if (!parseLL(env, &v)) return fail("%s=%s is not an integer", p.env, env);
+      if (!parseLL(env, &v)) return fail("%s=%s is not an integer", p.env, shown(env));
     }
     if (v < lo || v > hi) return fail("%s / config.%s = %lld is out of range [%lld, %lld]", p.env, p.field, v, lo, hi);
     *out = v;
@@ -116,7 +120,7 @@ class Resolver {
     if (field != SV_CONFIG_UNDEF_DOUBLE) {
       v = field;
     } else if (const char* env = getenv(p.env)) {
-      if (!parseDouble(env, &v)) return fail("%s=%s is not a number", p.env, env);
+      if (!parseDouble(env, &v)) return fail("%s=%s is not a number", p.env, shown(env));
     }
     if (!isfinite(v)) return fail("%s / config.%s must be finite", p.env, p.field);
     *out = v;
@@ -157,6 +161,18 @@ class Resolver {
   }
 
  private:
+  // An environment value as the error line quotes it: at most 64 bytes,
+  // control and non-ASCII bytes as '?', so the message stays one line
+  // (found by tests/fuzz/fuzz_config).
+  const char* shown(const char* v) {
+    size_t i = 0;
+    for (; v[i] != '\0' && i + 4 < sizeof(shown_); ++i)
+      shown_[i] = (v[i] >= 0x20 && v[i] < 0x7f) ? v[i] : '?';
+    if (v[i] != '\0') { shown_[i++] = '.'; shown_[i++] = '.'; shown_[i++] = '.'; }
+    shown_[i] = '\0';
+    return shown_;
+  }
+  char shown_[68];
   const char* listNames(const EnumDesc& d) {
     names_[0] = '\0';
     for (int i = 0; i < d.count; ++i) {
@@ -203,7 +219,10 @@ svResult_t resolveConfig(const svConfig_t* user, Config* out, char* err, size_t 
             (r.chunkBytes == 0 || r.chunkBytes >= 1024 || res.fail("SV_CHUNK_BYTES / config.chunkBytes = %lld: 0 (auto) or 1024 .. 2^28", r.chunkBytes)) &&
             res.llParam(7, c.allGatherThreshold, 0, 1LL << 40, &r.allGatherThreshold) &&
             res.intParam(8, c.device, SV_DEVICE_HOST, kMaxDeviceOrdinal, &r.device) &&
-            res.triParam(9, c.mpiCudaAware, &r.mpiCudaAware);
+            res.triParam(9, c.mpiCudaAware, &r.mpiCudaAware) &&
+            res.doubleParam(10, c.timeout, &r.timeout) &&
+            (r.timeout >= 0 || res.fail("SV_TIMEOUT / config.timeout = %g: seconds >= 0 (0: wait forever)", r.timeout)) &&
+            res.intParam(11, c.check, 0, 1, &r.check);
   r.deviceSet = c.device != SV_CONFIG_UNDEF_INT || getenv("SV_DEVICE") != nullptr;
   if (!ok) return svInvalidArgument;
   *out = r;
@@ -217,9 +236,11 @@ const char* algoName(int v) { return v >= 0 && v < 3 ? kAlgoNames[v] : "?"; }
 
 void describeConfig(const Config& c, char* buf, size_t len) {
   snprintf(buf, len,
-           "tie=%s zero=%s nan=%s algo=%s scale=%g seed=%lld chunkBytes=%lld allGatherThreshold=%lld device=%d%s mpiCudaAware=%d",
+           "tie=%s zero=%s nan=%s algo=%s scale=%g seed=%lld chunkBytes=%lld allGatherThreshold=%lld device=%d%s "
+           "mpiCudaAware=%d timeout=%g check=%d",
            tieName(c.tie), zeroName(c.zero), nanName(c.nan), algoName(c.algorithm), c.scale, c.seed,
-           c.chunkBytes, c.allGatherThreshold, c.device, c.deviceSet ? "" : "(default)", c.mpiCudaAware);
+           c.chunkBytes, c.allGatherThreshold, c.device, c.deviceSet ? "" : "(default)", c.mpiCudaAware,
+           c.timeout, c.check);
 }
 
 }  // namespace sv

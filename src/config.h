@@ -22,6 +22,8 @@ struct Config {
   int device = SV_DEVICE_HOST;
   bool deviceSet = false;  // device given by config or SV_DEVICE (else per init kind)
   int mpiCudaAware = -1;   // -1 auto, 0 host staging, 1 CUDA-aware MPI
+  double timeout = 300.0;  // seconds without progress; 0: forever
+  int check = 0;           // SV_CHECK: agree on a call signature first
 };
 
 // Highest CUDA device ordinal a config may name (checked against the

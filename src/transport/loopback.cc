@@ -21,6 +21,7 @@ namespace sv {
 struct LoopbackRecv {
   void* buf;
   size_t bytes;
+  int src, tag;
   bool done = false;
   bool sizeMismatch = false;
 };
@@ -58,6 +59,30 @@ class LoopbackWorld {
     for (auto& r : rs)
       if (r && !r->done) return false;
     return true;
+  }
+  // Waits at most `seconds` for every receive in rs; true when all done.
+  bool waitFor(const std::vector<std::shared_ptr<LoopbackRecv>>& rs, double seconds) {
+    std::unique_lock<std::mutex> lock(m_);
+    return cv_.wait_for(lock, std::chrono::duration<double>(seconds), [&] {
+      for (auto& r : rs)
+        if (r && !r->done) return false;
+      return true;
+    });
+  }
+  bool done(const std::shared_ptr<LoopbackRecv>& r) {
+    std::lock_guard<std::mutex> lock(m_);
+    return !r || r->done;
+  }
+  // Withdraws a posted receive, so that a late message cannot land in a
+  // buffer its owner gave up (it then waits for a future receive).
+  void cancel(int src, int dst, int tag, const std::shared_ptr<LoopbackRecv>& r) {
+    std::lock_guard<std::mutex> lock(m_);
+    if (!r || r->done) return;
+    auto it = queues_.find(std::make_tuple(src, dst, tag));
+    if (it == queues_.end()) return;
+    auto& rs = it->second.recvs;
+    for (auto i = rs.begin(); i != rs.end(); ++i)
+      if (*i == r) { rs.erase(i); break; }
   }
 
  private:
@@ -103,6 +128,8 @@ class LoopbackTransport final : public P2PTransport<Handle> {
     *h = std::make_shared<LoopbackRecv>();
     (*h)->buf = buf;
     (*h)->bytes = bytes;
+    (*h)->src = peer;
+    (*h)->tag = tag;
     world_->post(peer, rank_, tag, *h);
     return svSuccess;
   }
@@ -113,6 +140,19 @@ class LoopbackTransport final : public P2PTransport<Handle> {
   svResult_t waitAll(std::vector<Handle>& hs) override {
     if (!world_->waitAll(hs)) return setError(nullptr, svTimeout, "loopback transport", "receive timed out");
     return checkSizes(hs);
+  }
+  bool handleDone(Handle& h) override { return world_->done(h); }
+  bool cancelHandle(Handle& h, int role) override {
+    if (h) world_->cancel(h->src, rank_, h->tag, h);
+    return true;  // sends are copied at once; a withdrawn receive is never written
+  }
+
+ public:
+  // Sleeps on the mailbox's condition variable instead of polling.
+  svResult_t testFor(Request* req, double seconds, bool* done) override {
+    auto* r = static_cast<P2PRequest*>(req);
+    *done = r->handles.empty() || (seconds > 0 ? world_->waitFor(r->handles, seconds) : world_->allDone(r->handles));
+    return *done ? checkSizes(r->handles) : svSuccess;
   }
 
  private:

@@ -636,7 +636,7 @@ PackedResult runPackedCase(Comm& comm, size_t n, bool inPlace, size_t offsetWord
     }
     // w's unused high bits of the last word stay random: they must be ignored.
     for (size_t i = 0; i < n; ++i) ones[i] += (w[i / 32] >> (i % 32)) & 1u;
-    if (j == g.me) memcpy(inPlace ? recv.data() : send.data(), w.data(), words * 4);
+    if (j == g.me && words) memcpy(inPlace ? recv.data() : send.data(), w.data(), words * 4);
   }
   const std::vector<uint64_t> sendBefore = send.store, recvBefore = recv.store;
   svCommStats_t st0{}, st1{};

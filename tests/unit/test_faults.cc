@@ -1,0 +1,323 @@
+// SPDX-License-Identifier: MIT
+// Failure behaviour on loopback worlds (ranks as threads): a rank that never
+// calls makes its peers' call time out naming it, and the communicator stays
+// failed; svCommAbort from another thread stops a call that would wait
+// forever; SV_CHECK=1 turns mismatched calls into svInvalidUsage on every
+// rank, naming the field and the ranks, with nothing written; SV_TIMEOUT and
+// SV_CHECK parse and validate like every other parameter.
+#include <catch2/catch.hpp>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <atomic>
+#include <chrono>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "check_signature.h"
+#include "config.h"
+#include "transport/loopback.h"
+#include "unit_reference.h"
+
+namespace {
+
+constexpr unsigned char kFill = 0x5A;
+
+svConfig_t configWith(double timeout, int check = SV_CONFIG_UNDEF_INT) {
+  svConfig_t c = SV_CONFIG_INITIALIZER;
+  c.timeout = timeout;
+  c.check = check;
+  return c;
+}
+
+// Inputs every rank can recompute: element i of rank r.
+float input(int r, size_t i) { return ((i * 2654435761u + r * 97u) >> 5) % 3 == 0 ? -1.5f : 0.25f; }
+
+// The majority of P ranks' inputs at element i (ties -> +1, the default).
+float oracle(int P, size_t i) {
+  int sum = 0;
+  for (int r = 0; r < P; ++r) sum += input(r, i) >= 0 ? 1 : -1;
+  return sum >= 0 ? 1.f : -1.f;
+}
+
+// Counts large enough to take several pipeline chunks, and small ones.
+const size_t kCounts[] = {1, 100, 5000, 3 * 1024 * 1024};
+
+}  // namespace
+
+TEST_CASE("a rank that never calls: its peers time out naming it, the comm stays failed", "[faults]") {
+  for (size_t count : kCounts) {
+    for (int P : {2, 3}) {
+      INFO("P=" << P << " count=" << count);
+      auto world = sv::makeLoopbackWorld(P);
+      svConfig_t cfg = configWith(0.3);
+      std::vector<svComm_t> c(P);
+      for (int r = 0; r < P; ++r) REQUIRE(sv::commInitLoopback(world, r, &cfg, &c[r]) == svSuccess);
+      // Ranks 0..P-2 call; rank P-1 never does.
+      std::vector<svResult_t> rc(P, svSuccess), rc2(P, svSuccess);
+      std::vector<std::string> err(P), err2(P);
+      std::vector<std::thread> ts;
+      for (int r = 0; r + 1 < P; ++r)
+        ts.emplace_back([&, r] {
+          std::vector<float> send(count), recv(count);
+          for (size_t i = 0; i < count; ++i) send[i] = input(r, i);
+          rc[r] = svAllReduceSign(send.data(), recv.data(), count, svFloat32, c[r], nullptr);
+          err[r] = svGetLastError(c[r]);
+          rc2[r] = svAllReduceSign(send.data(), recv.data(), count, svFloat32, c[r], nullptr);
+          err2[r] = svGetLastError(c[r]);
+        });
+      for (auto& t : ts) t.join();
+      for (int r = 0; r + 1 < P; ++r) {
+        INFO("rank " << r << ": " << err[r] << " | then: " << err2[r]);
+        CHECK(rc[r] == svTimeout);
+        CHECK(ref::containsNoCase(err[r], "SV_TIMEOUT"));
+        CHECK(ref::containsNoCase(err[r], "rank(s) " + std::to_string(P - 1)));
+        // Failed: the next call reports the earlier failure instead of waiting.
+        CHECK(rc2[r] == svTimeout);
+        CHECK(ref::containsNoCase(err2[r], "failed in an earlier call"));
+        // Local calls and getters still work on a failed communicator.
+        int n = 0;
+        CHECK(svCommCount(c[r], &n) == svSuccess);
+        CHECK(n == P);
+      }
+      for (int r = 0; r < P; ++r) CHECK(svCommDestroy(c[r]) == svSuccess);
+    }
+  }
+}
+
+TEST_CASE("svCommAbort from another thread stops a call that would wait forever", "[faults]") {
+  for (size_t count : kCounts) {
+    INFO("count=" << count);
+    auto world = sv::makeLoopbackWorld(2);
+    svConfig_t cfg = configWith(0.0);  // wait forever
+    svComm_t c0 = nullptr, c1 = nullptr;
+    REQUIRE(sv::commInitLoopback(world, 0, &cfg, &c0) == svSuccess);
+    REQUIRE(sv::commInitLoopback(world, 1, &cfg, &c1) == svSuccess);
+    std::atomic<bool> inCall{false};
+    svResult_t rc = svSuccess, abortRc = svInternalError;
+    std::string err;
+    std::thread caller([&] {
+      std::vector<float> send(count, 1.f), recv(count);
+      inCall = true;
+      rc = svAllReduceSign(send.data(), recv.data(), count, svFloat32, c0, nullptr);  // rank 1 never calls
+      err = svGetLastError(nullptr);
+    });
+    while (!inCall) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    abortRc = svCommAbort(c0);
+    caller.join();
+    CHECK(abortRc == svSuccess);
+    CHECK(rc == svRemoteError);
+    INFO(err);
+    CHECK(ref::containsNoCase(err, "svCommAbort"));
+    // The handle is retired.
+    float x = 1, y = 0;
+    CHECK(svAllReduceSign(&x, &y, 1, svFloat32, c0, nullptr) == svInvalidUsage);
+    CHECK(svCommDestroy(c0) == svInvalidUsage);
+    CHECK(svCommDestroy(c1) == svSuccess);
+  }
+}
+
+TEST_CASE("a failed communicator is destroyed and a new one works on the same world", "[faults]") {
+  auto world = sv::makeLoopbackWorld(2);
+  svConfig_t cfg = configWith(0.2);
+  svComm_t a = nullptr;
+  REQUIRE(sv::commInitLoopback(world, 0, &cfg, &a) == svSuccess);
+  std::vector<float> send(4096, 1.f), recv(4096);
+  CHECK(svAllReduceSign(send.data(), recv.data(), send.size(), svFloat32, a, nullptr) == svTimeout);
+  CHECK(svCommDestroy(a) == svSuccess);
+}
+
+TEST_CASE("SV_CHECK=1: mismatched calls fail on every rank naming field and ranks, nothing written", "[faults]") {
+  const int P = 3;
+  struct Case {
+    const char* name;
+    const char* field;  // what the message must name
+    // per rank: count, datatype, packed entry
+    size_t count[P];
+    svDataType_t dt[P];
+    bool packed[P];
+    int tie[P];
+  };
+  const Case cases[] = {
+      {"count", "count", {1000, 1000, 999}, {svFloat32, svFloat32, svFloat32}, {false, false, false}, {0, 0, 0}},
+      {"count 0 vs 1", "count", {0, 1, 0}, {svFloat32, svFloat32, svFloat32}, {false, false, false}, {0, 0, 0}},
+      {"datatype", "datatype", {64, 64, 64}, {svFloat32, svFloat64, svFloat32}, {false, false, false}, {0, 0, 0}},
+      {"entry", "API entry", {64, 64, 64}, {svFloat32, svFloat32, svFloat32}, {true, false, false}, {0, 0, 0}},
+      {"tie policy", "tie policy", {64, 64, 64}, {svFloat32, svFloat32, svFloat32}, {false, false, false}, {0, 2, 0}},
+  };
+  for (const Case& k : cases) {
+    INFO(k.name);
+    auto world = sv::makeLoopbackWorld(P);
+    std::vector<svComm_t> c(P);
+    for (int r = 0; r < P; ++r) {
+      svConfig_t cfg = configWith(30.0, 1);
+      cfg.tiePolicy = k.tie[r];
+      REQUIRE(sv::commInitLoopback(world, r, &cfg, &c[r]) == svSuccess);
+    }
+    std::vector<svResult_t> rc(P);
+    std::vector<std::string> err(P);
+    std::vector<int> untouched(P);  // not vector<bool>: written from several threads
+    std::vector<svResult_t> after(P);
+    std::vector<int> afterOk(P);
+    std::vector<std::thread> ts;
+    for (int r = 0; r < P; ++r)
+      ts.emplace_back([&, r] {
+        const size_t n = k.count[r];
+        std::vector<uint64_t> send(n + 8), recv(n + 8);
+        memset(recv.data(), kFill, recv.size() * 8);
+        for (size_t i = 0; i < n; ++i) reinterpret_cast<float*>(send.data())[i] = input(r, i);
+        if (k.packed[r])
+          rc[r] = svAllReduceSignPacked(reinterpret_cast<uint32_t*>(send.data()),
+                                        reinterpret_cast<uint32_t*>(recv.data()), n, c[r], nullptr);
+        else
+          rc[r] = svAllReduceSign(send.data(), recv.data(), n, k.dt[r], c[r], nullptr);
+        err[r] = svGetLastError(c[r]);
+        const unsigned char* p = reinterpret_cast<const unsigned char*>(recv.data());
+        bool same = true;
+        for (size_t i = 0; i < recv.size() * 8; ++i) same &= p[i] == kFill;
+        untouched[r] = same;
+        // The comm is not failed by a mismatch: a matched call works (the
+        // tie policies differ in one case, which no tie at P=3 can show).
+        std::vector<float> s2(777), r2(777);
+        for (size_t i = 0; i < s2.size(); ++i) s2[i] = input(r, i);
+        after[r] = svAllReduceSign(s2.data(), r2.data(), s2.size(), svFloat32, c[r], nullptr);
+        bool ok = true;
+        for (size_t i = 0; i < r2.size(); ++i) ok &= r2[i] == oracle(P, i);
+        afterOk[r] = ok;
+      });
+    for (auto& t : ts) t.join();
+    for (int r = 0; r < P; ++r) {
+      INFO("rank " << r << ": " << err[r]);
+      CHECK(rc[r] == svInvalidUsage);
+      CHECK(ref::containsNoCase(err[r], std::string("disagree on the ") + k.field));
+      CHECK(untouched[r]);
+      if (std::string(k.name) != "tie policy") {
+        CHECK(after[r] == svSuccess);
+        CHECK(afterOk[r]);
+      }
+    }
+    // Every rank names the same culprit(s) in the same words (after its
+    // own entry point's name).
+    auto tail = [](const std::string& e) { return e.substr(e.find("SV_CHECK")); };
+    CHECK(tail(err[0]) == tail(err[1]));
+    CHECK(tail(err[1]) == tail(err[2]));
+    for (int r = 0; r < P; ++r) svCommDestroy(c[r]);
+  }
+}
+
+TEST_CASE("SV_CHECK=1 gives the same results as SV_CHECK=0 on matched calls", "[faults]") {
+  for (int check : {0, 1}) {
+    const int P = 4;
+    auto world = sv::makeLoopbackWorld(P);
+    std::vector<svComm_t> c(P);
+    svConfig_t cfg = configWith(30.0, check);
+    for (int r = 0; r < P; ++r) REQUIRE(sv::commInitLoopback(world, r, &cfg, &c[r]) == svSuccess);
+    std::vector<int> bad(P, 0);
+    std::vector<std::thread> ts;
+    for (int r = 0; r < P; ++r)
+      ts.emplace_back([&, r] {
+        for (size_t n : {size_t(1), size_t(100), size_t(70000), size_t(1) << 20}) {
+          std::vector<float> s(n), o(n);
+          for (size_t i = 0; i < n; ++i) s[i] = input(r, i);
+          if (svAllReduceSign(s.data(), o.data(), n, svFloat32, c[r], nullptr) != svSuccess) { ++bad[r]; continue; }
+          for (size_t i = 0; i < n; ++i)
+            if (o[i] != oracle(P, i)) { ++bad[r]; break; }
+        }
+      });
+    for (auto& t : ts) t.join();
+    for (int r = 0; r < P; ++r) {
+      INFO("check=" << check << " rank " << r);
+      CHECK(bad[r] == 0);
+      svCommDestroy(c[r]);
+    }
+  }
+}
+
+TEST_CASE("describeMismatch names the first differing field, the ranks, and how many others differ", "[faults]") {
+  const int P = 4, F = sv::kSignatureFields;
+  std::vector<uint64_t> sig(P * F, 7);
+  char msg[512];
+  sv::describeMismatch(sig.data(), P, msg, sizeof msg);
+  CHECK(std::string(msg).empty());
+  sig[2 * F + 10] = 8;  // rank 2's call number
+  sv::describeMismatch(sig.data(), P, msg, sizeof msg);
+  CHECK(std::string(msg) == "SV_CHECK: ranks disagree on the call number: rank 0 has 7, rank 2 has 8");
+  sig[3 * F + 1] = 9;  // rank 3's count: reported first (earlier field)
+  sv::describeMismatch(sig.data(), P, msg, sizeof msg);
+  CHECK(std::string(msg) ==
+        "SV_CHECK: ranks disagree on the count: rank 0 has 7, rank 3 has 9; 1 other field(s) differ too");
+  // Tiny buffers truncate, never overflow.
+  char tiny[8];
+  sv::describeMismatch(sig.data(), P, tiny, sizeof tiny);
+  CHECK(strlen(tiny) == 7);
+}
+
+TEST_CASE("SV_TIMEOUT and SV_CHECK: defaults, env, config field, bad values", "[faults][config]") {
+  struct Env {
+    const char* name;
+    std::string saved;
+    bool had;
+    explicit Env(const char* n) : name(n), had(getenv(n) != nullptr) {
+      if (had) saved = getenv(n);
+      unsetenv(n);
+    }
+    ~Env() {
+      if (had) setenv(name, saved.c_str(), 1);
+      else unsetenv(name);
+    }
+  } e1("SV_TIMEOUT"), e2("SV_CHECK");
+  char err[512];
+  sv::Config cfg;
+  REQUIRE(sv::resolveConfig(nullptr, &cfg, err, sizeof err) == svSuccess);
+  CHECK(cfg.timeout == 300.0);
+  CHECK(cfg.check == 0);
+  setenv("SV_TIMEOUT", "2.5", 1);
+  setenv("SV_CHECK", "1", 1);
+  REQUIRE(sv::resolveConfig(nullptr, &cfg, err, sizeof err) == svSuccess);
+  CHECK(cfg.timeout == 2.5);
+  CHECK(cfg.check == 1);
+  svConfig_t user = configWith(0.0, 0);  // fields beat the environment; 0 = forever
+  REQUIRE(sv::resolveConfig(&user, &cfg, err, sizeof err) == svSuccess);
+  CHECK(cfg.timeout == 0.0);
+  CHECK(cfg.check == 0);
+  for (const char* bad : {"-1", "abc", "inf", "nan", "1e999", ""}) {
+    INFO("SV_TIMEOUT=" << bad);
+    setenv("SV_TIMEOUT", bad, 1);
+    CHECK(sv::resolveConfig(nullptr, &cfg, err, sizeof err) == svInvalidArgument);
+    CHECK(ref::containsNoCase(err, "SV_TIMEOUT"));
+  }
+  unsetenv("SV_TIMEOUT");
+  for (const char* bad : {"2", "-1", "yes", ""}) {
+    INFO("SV_CHECK=" << bad);
+    setenv("SV_CHECK", bad, 1);
+    CHECK(sv::resolveConfig(nullptr, &cfg, err, sizeof err) == svInvalidArgument);
+    CHECK(ref::containsNoCase(err, "SV_CHECK"));
+  }
+  unsetenv("SV_CHECK");
+  user = configWith(-0.5);
+  CHECK(sv::resolveConfig(&user, &cfg, err, sizeof err) == svInvalidArgument);
+  user = configWith(1.0, 3);
+  CHECK(sv::resolveConfig(&user, &cfg, err, sizeof err) == svInvalidArgument);
+}
+
+TEST_CASE("an environment value with control bytes gives a one-line error (fuzz_config regression)", "[faults][config]") {
+  // tests/fuzz/corpus/config/regress-newline-in-env-value: SV_TIE set to
+  // bytes with a newline made the reason two lines.
+  const char* saved = getenv("SV_TIE");
+  const std::string keep = saved ? saved : "";
+  setenv("SV_TIE", "\xff" "ando\n\x93\xd8", 1);
+  char err[512];
+  sv::Config cfg;
+  CHECK(sv::resolveConfig(nullptr, &cfg, err, sizeof err) == svInvalidArgument);
+  CHECK(strchr(err, '\n') == nullptr);
+  CHECK(std::string(err).find("SV_TIE=?ando???") == 0);
+  // A long value is cut, and marked so.
+  setenv("SV_TIE", std::string(300, 'x').c_str(), 1);
+  CHECK(sv::resolveConfig(nullptr, &cfg, err, sizeof err) == svInvalidArgument);
+  CHECK(std::string(err).find(std::string(64, 'x') + "...") != std::string::npos);
+  if (saved) setenv("SV_TIE", keep.c_str(), 1);
+  else unsetenv("SV_TIE");
+}
