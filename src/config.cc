@@ -140,7 +140,7 @@ class Resolver {
     if (!strcasecmp(env, "auto") || !strcmp(env, "-1")) *out = -1;
     else if (!strcasecmp(env, "0") || !strcasecmp(env, "off")) *out = 0;
     else if (!strcasecmp(env, "1") || !strcasecmp(env, "on")) *out = 1;
-    else return fail("%s=%s is not understood (auto, 0, 1)", p.env, env);
+    else return fail("%s=%s is not understood (auto, 0, 1)", p.env, shown(env));
     return true;
   }
 

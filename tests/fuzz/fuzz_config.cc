@@ -56,7 +56,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (cfg.tie < 0 || cfg.tie > 2 || cfg.zero < 0 || cfg.zero > 1 || cfg.nan < 0 || cfg.nan > 1 ||
         cfg.algorithm < 0 || cfg.algorithm > 2 || !std::isfinite(cfg.scale) || cfg.chunkBytes < 0 ||
         (cfg.chunkBytes != 0 && cfg.chunkBytes < 1024) || cfg.chunkBytes > (1LL << 28) ||
-        cfg.allGatherThreshold < 0 || cfg.device != SV_DEVICE_HOST || !(cfg.timeout >= 0) ||
+        cfg.allGatherThreshold < 0 || cfg.device < SV_DEVICE_HOST || cfg.device > sv::kMaxDeviceOrdinal ||
+        cfg.mpiCudaAware < -1 || cfg.mpiCudaAware > 1 || !(cfg.timeout >= 0) ||
         !std::isfinite(cfg.timeout) || (cfg.check != 0 && cfg.check != 1)) {
       fprintf(stderr, "fuzz_config: accepted an out-of-range configuration\n");
       abort();

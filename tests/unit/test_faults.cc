@@ -321,3 +321,22 @@ TEST_CASE("an environment value with control bytes gives a one-line error (fuzz_
   if (saved) setenv("SV_TIE", keep.c_str(), 1);
   else unsetenv("SV_TIE");
 }
+
+TEST_CASE("every SV_* parameter quotes a bad environment value on one line (fuzz_config regression)", "[faults][config]") {
+  // tests/fuzz/corpus/config/regress-mpi-cuda-aware-raw-value: SV_MPI_CUDA_AWARE
+  // (added by the device path) printed the raw bytes, newline included.
+  for (int i = 0; i < sv::kNumParams; ++i) {
+    const char* name = sv::kParams[i].env;
+    const char* saved = getenv(name);
+    const std::string keep = saved ? saved : "";
+    setenv(name, "\xff" "ando\n\x93\xd8", 1);
+    char err[512];
+    sv::Config cfg;
+    INFO(name);
+    CHECK(sv::resolveConfig(nullptr, &cfg, err, sizeof err) == svInvalidArgument);
+    CHECK(strchr(err, '\n') == nullptr);
+    CHECK(std::string(err).find(std::string(name) + "=?ando???") != std::string::npos);
+    if (saved) setenv(name, keep.c_str(), 1);
+    else unsetenv(name);
+  }
+}
