@@ -110,14 +110,6 @@ void commRelease(svComm_t comm) {
   delete comm;
 }
 
-void commFree(svComm_t comm) {
-  {
-    std::lock_guard<std::mutex> lock(registryMutex);
-    registry().erase(comm);
-  }
-  commRelease(comm);
-}
-
 namespace {
 // Takes comm out of the live set; false if it was not there (raced with
 // another Destroy/Abort).

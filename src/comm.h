@@ -68,9 +68,6 @@ svResult_t commCreate(std::unique_ptr<Transport> transport, const Config& cfg, s
 // `where`. Every entry point taking a communicator calls this first.
 svResult_t commCheck(svComm_t comm, const char* where);
 
-// Remove from the live set and free.
-void commFree(svComm_t comm);
-
 // A reference to a live communicator for the duration of a call: it stays
 // allocated while held even if another thread destroys or aborts it.
 svResult_t commAcquire(svComm_t comm, const char* where);

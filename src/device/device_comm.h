@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The device side of a communicator: its CUDA device, stream-ordered
 // transport, staging (allocated once per communicator, grown, never shrunk),
-// NaN counters and topology. Freed by DeviceStateDeleter from commFree.
+// NaN counters and topology. Freed by DeviceStateDeleter when the
+// communicator's last reference goes (commRelease).
 #pragma once
 
 #include <stddef.h>
