@@ -186,18 +186,116 @@ class Resolver {
   char names_[128];
 };
 
+// ---- svConfig_t versions ---------------------------------------------------
+// Which fields a caller's struct has is decided by its version (the
+// SIGNVOTE_VERSION_CODE of the header it was compiled against), as NCCL does
+// with ncclConfig_t, never by its size alone: a field added where an older
+// layout had padding would otherwise read that caller's garbage.
+
+// The first header version: 0.1.0.
+constexpr unsigned kFirstVersion = 100;
+// The first version whose layout the version alone determines (append-only
+// from here on).
+constexpr unsigned kVersionedLayouts = 200;
+// size, magic, version: what every version has, and all that is read
+// before the version is known.
+constexpr size_t kHeaderBytes = offsetof(svConfig_t, tiePolicy);
+// More than this is not a config at all (garbage in an uninitialized struct).
+constexpr size_t kMaxConfigBytes = size_t(1) << 16;
+
+// One row per field after the header: where it lies in svConfig_t and the
+// first version whose header had it. The library reads a field only from a
+// caller whose version >= since and whose layout covers it (layoutBytes).
+struct FieldDesc {
+  const char* name;
+  size_t offset;
+  size_t size;
+  unsigned since;
+};
+#define SV_CONFIG_FIELD(f, since) {#f, offsetof(svConfig_t, f), sizeof(static_cast<svConfig_t*>(nullptr)->f), since}
+constexpr FieldDesc kFields[] = {
+    SV_CONFIG_FIELD(tiePolicy, 100),  SV_CONFIG_FIELD(zeroPolicy, 100),
+    SV_CONFIG_FIELD(nanPolicy, 100),  SV_CONFIG_FIELD(algorithm, 100),
+    SV_CONFIG_FIELD(scale, 100),      SV_CONFIG_FIELD(seed, 100),
+    SV_CONFIG_FIELD(chunkBytes, 100), SV_CONFIG_FIELD(allGatherThreshold, 100),
+    SV_CONFIG_FIELD(device, 100),
+    // In the padding after device of both version-100 layouts: never read
+    // from a version-100 caller (see below).
+    SV_CONFIG_FIELD(mpiCudaAware, 200),
+    // In the second version-100 layout only: read when its size says so.
+    SV_CONFIG_FIELD(timeout, 100),    SV_CONFIG_FIELD(check, 100),
+    // New fields: append here and at the end of svConfig_t, since = the new
+    // SIGNVOTE_VERSION_CODE.
+};
+#undef SV_CONFIG_FIELD
+constexpr int kNumFields = sizeof(kFields) / sizeof(kFields[0]);
+static_assert(kNumFields == kNumParams, "one kFields row per kParams row");
+
+// Version 100 (0.1.0) was one code for two layouts: the first released
+// header (fields up to device) and, later, the same plus timeout and check.
+// Both left the 4 bytes after device as padding on LP64, and the header of
+// 78018ce put mpiCudaAware there still saying 100, so a version-100 struct
+// of 88 bytes may hold garbage there: that field is treated as absent for
+// version 100 (SV_MPI_CUDA_AWARE or the default applies).
+struct ConfigV100First {
+  size_t size;
+  unsigned int magic, version;
+  int tiePolicy, zeroPolicy, nanPolicy, algorithm;
+  double scale;
+  long long seed, chunkBytes, allGatherThreshold;
+  int device;
+};
+struct ConfigV100Second {
+  size_t size;
+  unsigned int magic, version;
+  int tiePolicy, zeroPolicy, nanPolicy, algorithm;
+  double scale;
+  long long seed, chunkBytes, allGatherThreshold;
+  int device;
+  double timeout;
+  int check;
+};
+static_assert(offsetof(ConfigV100First, device) == offsetof(svConfig_t, device), "first layout is a prefix");
+// On LP64 the second layout's timeout and check lie where svConfig_t has
+// them; on an ABI where they do not, a version-100 struct never has them.
+constexpr bool kV100SecondMatches = offsetof(ConfigV100Second, timeout) == offsetof(svConfig_t, timeout) &&
+                                    offsetof(ConfigV100Second, check) == offsetof(svConfig_t, check);
+
+constexpr size_t roundUp(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+// The bytes of svConfig_t that the header of `version` laid out (a caller
+// must give at least these), given the caller's size for version 100.
+constexpr size_t layoutBytes(unsigned version, size_t size) {
+  if (version < kVersionedLayouts)  // 100 (and any other 0.1.x code)
+    return size >= sizeof(ConfigV100Second) && kV100SecondMatches ? sizeof(ConfigV100Second)
+                                                                  : sizeof(ConfigV100First);
+  size_t end = kHeaderBytes;
+  for (const FieldDesc& f : kFields)
+    if (f.since <= version && f.offset + f.size > end) end = f.offset + f.size;
+  return roundUp(end, alignof(svConfig_t));
+}
+static_assert(layoutBytes(SIGNVOTE_VERSION_CODE, 0) == sizeof(svConfig_t),
+              "every svConfig_t field has a kFields row, appended in order");
+
 }  // namespace
 
 svResult_t resolveConfig(const svConfig_t* user, Config* out, char* err, size_t errLen) {
-  // Copy min(size, sizeof) so an older caller's shorter struct still works;
-  // fields it does not have stay unset.
+  // Start from every field unset, then copy field by field the ones the
+  // caller's header had; nothing else of the caller's bytes is read.
   svConfig_t c = SV_CONFIG_INITIALIZER;
   if (user != nullptr) {
-    // size first: magic lies past the end of a struct shorter than the header.
-    const size_t minSize = offsetof(svConfig_t, tiePolicy);
-    if (user->size < minSize || user->size > (1u << 16)) {
-      snprintf(err, errLen, "config->size is %zu, expected %zu: initialize it with SV_CONFIG_INITIALIZER",
-               user->size, sizeof(svConfig_t));
+    // size first: magic and version lie past the end of a struct shorter
+    // than the header.
+    if (user->size < kHeaderBytes) {
+      snprintf(err, errLen,
+               "config->size is %zu, smaller than the %zu-byte header (size, magic, version): "
+               "initialize it with SV_CONFIG_INITIALIZER",
+               user->size, kHeaderBytes);
+      return svInvalidArgument;
+    }
+    if (user->size > kMaxConfigBytes) {
+      snprintf(err, errLen, "config->size is %zu, more than %zu: initialize it with SV_CONFIG_INITIALIZER",
+               user->size, kMaxConfigBytes);
       return svInvalidArgument;
     }
     if (user->magic != SV_CONFIG_MAGIC) {
@@ -205,7 +303,27 @@ svResult_t resolveConfig(const svConfig_t* user, Config* out, char* err, size_t 
                user->magic, SV_CONFIG_MAGIC);
       return svInvalidArgument;
     }
-    memcpy(&c, user, user->size < sizeof(c) ? user->size : sizeof(c));
+    const unsigned version = user->version;
+    if (version < kFirstVersion) {
+      snprintf(err, errLen,
+               "config->version is %u, older than any signvote header (the first is %u): "
+               "initialize it with SV_CONFIG_INITIALIZER",
+               version, kFirstVersion);
+      return svInvalidArgument;
+    }
+    // A version newer than this library: every field it knows is there
+    // (append-only), the caller's later fields are ignored.
+    const size_t layout = layoutBytes(version, user->size);
+    if (user->size < layout) {
+      snprintf(err, errLen,
+               "config->size %zu is smaller than the %u-byte layout of version %u: "
+               "initialize it with SV_CONFIG_INITIALIZER",
+               user->size, static_cast<unsigned>(layout), version);
+      return svInvalidArgument;
+    }
+    for (const FieldDesc& f : kFields)
+      if (f.since <= version && f.offset + f.size <= layout)
+        memcpy(reinterpret_cast<char*>(&c) + f.offset, reinterpret_cast<const char*>(user) + f.offset, f.size);
   }
   Config r;
   Resolver res(err, errLen);
