@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "allreduce_custom.h"
 #include "check_signature.h"
 #include "comm.h"
 #include "datatype.h"
@@ -38,6 +39,11 @@ class Pipeline {
   Pipeline(svComm* comm, const CallShape& s, const VoteParams& vp, Waiter& waiter)
       : comm_(comm), s_(s), vp_(vp), waiter_(waiter), sendBytes_(comm->nranks), sendOffs_(comm->nranks),
         recvBytes_(comm->nranks), recvOffs_(comm->nranks) {}
+
+  // The tag of chunk's exchanges of `kind` (transport.h).
+  int tag(Tag kind, size_t chunk) const {
+    return chunkTag(kind, vp_.call, chunk, chunk + 1 == s_.nchunks && s_.lastChunkFull);
+  }
 
   // Runs every chunk. With deferUnpack the voted bits stay in comm->result
   // and the caller unpacks them. On failure every exchange still in flight
@@ -96,14 +102,14 @@ svResult_t Pipeline::startChunk(Slot& slot, size_t chunk, int slotIndex, const P
       recvOffs_[r] = r * myLen * ip * 8;
     }
     SVCHECK(t->allToAllv(packed, sendBytes_.data(), sendOffs_.data(), recv, recvBytes_.data(),
-                         recvOffs_.data(), kTagAllToAll, &slot.req));
+                         recvOffs_.data(), tag(kTagAllToAll, chunk), &slot.req));
   } else {
     for (int r = 0; r < P; ++r) {
       recvBytes_[r] = words * ip * 8;
       recvOffs_[r] = r * words * ip * 8;
     }
-    SVCHECK(t->allGatherv(packed, recv, recvBytes_.data(), recvOffs_.data(), kTagAllGather, s_.nchunks == 1,
-                          &slot.req));
+    SVCHECK(t->allGatherv(packed, recv, recvBytes_.data(), recvOffs_.data(), tag(kTagAllGather, chunk),
+                          s_.nchunks == 1, &slot.req));
   }
   slot.stage = kFirstExchange;
   slot.chunk = chunk;
@@ -139,7 +145,7 @@ svResult_t Pipeline::advance(Slot& slot, int slotIndex, const UnpackFn& unpack, 
     }
     slot.req.reset();
     SVCHECK(comm_->transport->allGatherv(result + myBegin * op, result, recvBytes_.data(), recvOffs_.data(),
-                                         kTagAllGather, s_.nchunks == 1, &slot.req));
+                                         tag(kTagAllGather, slot.chunk), s_.nchunks == 1, &slot.req));
     slot.stage = kSecondExchange;
     return svSuccess;
   }
@@ -225,26 +231,27 @@ svResult_t reserveStaging(svComm* comm, const CallShape& s) {
 // Shared by the typed and packed entry points: runs the call and the NaN
 // agreement, accounts stats. pack/unpack adapt the user's buffers.
 svResult_t runCallImpl(svComm* comm, const char* where, const CallShape& s, const Pipeline::PackFn& pack,
-                       const Pipeline::UnpackFn& unpack, int datatype, bool* consistent);
+                       const Pipeline::UnpackFn& unpack, const CustomFinishFn& finish, int datatype,
+                       bool* consistent);
 
 // A failure that left the ranks out of step (a timeout, an abort, a
 // transport error, a rank running out of memory) fails the communicator;
 // one that every rank saw alike (SV_NAN_ERROR, SV_CHECK) does not.
 svResult_t runCall(svComm* comm, const char* where, const CallShape& s, const Pipeline::PackFn& pack,
-                   const Pipeline::UnpackFn& unpack, int datatype = 0) {
+                   const Pipeline::UnpackFn& unpack, int datatype = 0, const CustomFinishFn& finish = nullptr) {
   SVCHECK(checkNotFailed(comm, where));
   bool consistent = false;
-  const svResult_t r = runCallImpl(comm, where, s, pack, unpack, datatype, &consistent);
+  const svResult_t r = runCallImpl(comm, where, s, pack, unpack, finish, datatype, &consistent);
   if (r != svSuccess && !consistent) {
-    if (strcmp(comm->lastError, threadLastError()) != 0)
-      snprintf(comm->lastError, sizeof(comm->lastError), "%s", threadLastError());
+    commSetLastError(comm, threadLastError());
     failComm(comm, r);
   }
   return r;
 }
 
 svResult_t runCallImpl(svComm* comm, const char* where, const CallShape& s, const Pipeline::PackFn& pack,
-                       const Pipeline::UnpackFn& unpack, int datatype, bool* consistent) {
+                       const Pipeline::UnpackFn& unpack, const CustomFinishFn& finish, int datatype,
+                       bool* consistent) {
   const Config& c = comm->config;
   const uint64_t call = comm->callCount++;
   Waiter waiter(comm, where);
@@ -261,7 +268,7 @@ svResult_t runCallImpl(svComm* comm, const char* where, const CallShape& s, cons
     sig.seed = static_cast<uint64_t>(c.seed);
     sig.chunkWords = s.chunkWords;
     sig.call = call;
-    const svResult_t r = checkSignature(comm, where, waiter, sig);
+    const svResult_t r = checkSignature(comm, where, waiter, sig, callTag(kTagControl, call));
     *consistent = r == svInvalidUsage;
     SVCHECK(r);
   }
@@ -293,16 +300,9 @@ svResult_t runCallImpl(svComm* comm, const char* where, const CallShape& s, cons
     if (nanError) {
       // Every rank learns every rank's NaN count, so all fail alike and the
       // message names the culprits. Nothing was written to recvbuff yet.
-      std::vector<size_t> bytes(comm->nranks, sizeof(unsigned long long)), offs(comm->nranks);
-      for (int r = 0; r < comm->nranks; ++r) offs[r] = r * sizeof(unsigned long long);
       comm->nanCounts[comm->rank] = nans;
-      RequestPtr req;
-      SVCHECK(comm->transport->allGatherv(&comm->nanCounts[comm->rank], comm->nanCounts.data(), bytes.data(),
-                                          offs.data(), kTagControl, true, &req));
-      if (svResult_t r = waiter.wait(req.get()); r != svSuccess) {
-        abandon(comm, req);
-        return r;
-      }
+      SVCHECK(controlAllGather(comm, waiter, &comm->nanCounts[comm->rank], comm->nanCounts.data(),
+                               sizeof(unsigned long long), callTag(kTagControl, call)));
       char list[256] = "";
       size_t len = 0;
       unsigned long long total = 0;
@@ -322,6 +322,7 @@ svResult_t runCallImpl(svComm* comm, const char* where, const CallShape& s, cons
                         "SV_NAN_ERROR: %llu NaN input(s), on rank(s) %s; recvbuff untouched", total, list);
       }
     }
+    if (finish) SVCHECK(finish(waiter, callTag(kTagControl, call)));
   }
   const uint64_t sent = comm->transport->bytesSent() - sentBefore;
   comm->stats.calls++;
@@ -336,8 +337,7 @@ svResult_t runCallImpl(svComm* comm, const char* where, const CallShape& s, cons
 // A transport reports its failures on the calling thread only (it has no
 // communicator); make the communicator's last error say the same.
 svResult_t onComm(svComm* comm, svResult_t r) {
-  if (r != svSuccess && strcmp(comm->lastError, threadLastError()) != 0)
-    snprintf(comm->lastError, sizeof(comm->lastError), "%s", threadLastError());
+  if (r != svSuccess) commSetLastError(comm, threadLastError());
   return r;
 }
 
@@ -515,7 +515,6 @@ svResult_t svUnpackSigns(const uint32_t* bits, void* recvbuff, size_t count, svD
 // ---- Internal entry for fused callers (src/optimizer.cc) --------------------
 // The engine with caller-supplied pack/unpack, so an optimizer step can fuse
 // its element-wise update into the pipeline (see allreduce_custom.h).
-#include "allreduce_custom.h"
 
 namespace sv {
 
@@ -526,9 +525,9 @@ void customPlanes(const svComm* comm, size_t count, int* inPlanes, int* outPlane
 }
 
 svResult_t allReduceSignCustom(svComm* comm, const char* where, size_t count, const CustomPackFn& pack,
-                               const CustomUnpackFn& unpack) {
+                               const CustomUnpackFn& unpack, const CustomFinishFn& finish) {
   const CallShape shape = planCall(comm, count, false);
-  return onComm(comm, runCall(comm, where, shape, pack, unpack));
+  return onComm(comm, runCall(comm, where, shape, pack, unpack, 0, finish));
 }
 
 }  // namespace sv

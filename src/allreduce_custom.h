@@ -25,13 +25,21 @@ using CustomPackFn = std::function<uint64_t(size_t firstWord, size_t words, uint
 // had a NaN; otherwise per chunk, after that chunk's pack.
 using CustomUnpackFn = std::function<void(size_t firstWord, size_t words, const uint64_t* in)>;
 
+// finish(waiter, tag): runs inside the same call after the vote and the
+// last unpack, for a control exchange of the caller's own (controlAllGather
+// with waiter and tag), so it has the call's failure contract: timeout,
+// abort, a failed communicator. Not called when count is 0.
+class Waiter;
+using CustomFinishFn = std::function<svResult_t(Waiter& waiter, int tag)>;
+
 // The planes a call of count elements on comm packs and unpacks
 // (1 or 2 each, from the zero and tie policies and the rank count).
 void customPlanes(const svComm* comm, size_t count, int* inPlanes, int* outPlanes);
 
-// svAllReduceSign's engine (algorithm choice, pipeline, NaN agreement, stats)
-// with the caller's pack/unpack. comm must be checked by the caller.
+// svAllReduceSign's engine (algorithm choice, pipeline, NaN agreement, stats,
+// failure handling) with the caller's pack/unpack/finish. The caller holds
+// a reference on comm (CommRef) and has checked its arguments.
 svResult_t allReduceSignCustom(svComm* comm, const char* where, size_t count, const CustomPackFn& pack,
-                               const CustomUnpackFn& unpack);
+                               const CustomUnpackFn& unpack, const CustomFinishFn& finish = nullptr);
 
 }  // namespace sv

@@ -62,7 +62,7 @@ void describeMismatch(const uint64_t* sigs, int nranks, char* out, size_t len) {
   if (fieldsDiffering > 1) put(snprintf(out + n, len - n, "; %d other field(s) differ too", fieldsDiffering - 1));
 }
 
-svResult_t checkSignature(svComm* comm, const char* where, Waiter& waiter, const CallSignature& mine) {
+svResult_t checkSignature(svComm* comm, const char* where, Waiter& waiter, const CallSignature& mine, int tag) {
   const int P = comm->nranks;
   const size_t bytes = sizeof(CallSignature);
   try {
@@ -71,16 +71,8 @@ svResult_t checkSignature(svComm* comm, const char* where, Waiter& waiter, const
     return setError(comm, svSystemError, where, "out of memory for SV_CHECK");
   }
   memcpy(&comm->signature[comm->rank * kSignatureFields], &mine, bytes);
-  std::vector<size_t> sizes(P, bytes), offs(P);
-  for (int r = 0; r < P; ++r) offs[r] = r * bytes;
-  RequestPtr req;
-  SVCHECK(comm->transport->allGatherv(&comm->signature[comm->rank * kSignatureFields], comm->signature.data(),
-                                      sizes.data(), offs.data(), kTagControl, true, &req));
-  svResult_t rc = waiter.wait(req.get());
-  if (rc != svSuccess) {
-    abandon(comm, req);
-    return rc;
-  }
+  SVCHECK(controlAllGather(comm, waiter, &comm->signature[comm->rank * kSignatureFields], comm->signature.data(),
+                           bytes, tag));
   char msg[kErrorLineMax - 160];
   describeMismatch(comm->signature.data(), P, msg, sizeof msg);
   if (msg[0] != '\0') return setError(comm, svInvalidUsage, where, "%s; nothing written", msg);

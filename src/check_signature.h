@@ -31,7 +31,7 @@ constexpr int kSignatureFields = sizeof(CallSignature) / sizeof(uint64_t);
 
 // Exchanges `mine` with every rank and compares. svSuccess when all agree;
 // svInvalidUsage on every rank when not; a transport error otherwise.
-svResult_t checkSignature(svComm* comm, const char* where, Waiter& waiter, const CallSignature& mine);
+svResult_t checkSignature(svComm* comm, const char* where, Waiter& waiter, const CallSignature& mine, int tag);
 
 // The message for signatures that differ, or "" when all equal (exposed for
 // the unit tests and the fuzzer). sigs: nranks x kSignatureFields words.

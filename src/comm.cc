@@ -3,6 +3,7 @@
 #include "comm.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include <mutex>
 #include <new>
@@ -68,6 +69,11 @@ svResult_t commCheck(svComm_t comm, const char* where) {
     return setError(nullptr, svInvalidUsage, where,
                     "comm %p is not a live communicator (destroyed, aborted, or never created)", (void*)comm);
   return svSuccess;
+}
+
+void commSetLastError(svComm* comm, const char* line) {
+  std::lock_guard<std::mutex> lock(comm->errorMutex);
+  if (strcmp(comm->lastError, line) != 0) snprintf(comm->lastError, sizeof(comm->lastError), "%s", line);
 }
 
 void keepForever(std::shared_ptr<void> p) {
@@ -146,10 +152,17 @@ const char* svGetErrorString(svResult_t r) {
   }
 }
 
+// A copy, so that the line stays readable when another thread destroys the
+// communicator (it is the caller thread's until its next svGetLastError).
 const char* svGetLastError(svComm_t comm) {
+  static thread_local char copy[kErrorLineMax];
   if (comm != nullptr) {
     std::lock_guard<std::mutex> lock(registryMutex);
-    if (registry().count(comm)) return comm->lastError;
+    if (registry().count(comm)) {
+      std::lock_guard<std::mutex> elock(comm->errorMutex);
+      memcpy(copy, comm->lastError, sizeof(copy));
+      return copy;
+    }
   }
   return threadLastError();
 }
@@ -194,7 +207,8 @@ SV_GETTER(svCommCuDevice, int, device, comm->config.device)
 SV_GETTER(svCommGetStats, svCommStats_t, stats, (comm->device ? deviceRefreshStats(comm) : (void)0, comm->stats))
 
 svResult_t svCommGetAsyncError(svComm_t comm, svResult_t* asyncError) {
-  SVCHECK(commCheck(comm, "svCommGetAsyncError"));
+  CommRef ref(comm, "svCommGetAsyncError");  // safe against a concurrent destroy
+  SVCHECK(ref.result());
   if (asyncError == nullptr) return setError(comm, svInvalidArgument, "svCommGetAsyncError", "asyncError is NULL");
   if (comm->device) return deviceAsyncError(comm, asyncError);
   *asyncError = svSuccess;  // host calls return their errors themselves

@@ -6,10 +6,12 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "config.h"
 #include "device/device.h"
+#include "notice.h"
 #include "signvote.h"
 #include "transport/transport.h"
 
@@ -35,6 +37,8 @@ struct svComm {
   uint64_t callCount = 0;  // collective calls started (SV_TIE_RANDOM input)
   svCommStats_t stats = {};
   int loggedAlgorithm = -1;
+  // Written by the calling thread, read by svGetLastError on any thread.
+  std::mutex errorMutex;
   char lastError[sv::kErrorLineMax] = "";
 
   // Failure handling (docs/reliability.md). refs: the live registry's
@@ -44,6 +48,8 @@ struct svComm {
   std::atomic<bool> aborted{false};      // svCommAbort: calls in progress stop
   svResult_t failed = svSuccess;         // a collective failed mid-exchange:
   char failedError[sv::kErrorLineMax] = "";  // later ones return this at once
+  sv::PeerFailure peerFailure;           // a peer's failure notice (src/notice.h)
+  bool failedByPeer = false;             // failed on that notice: not echoed
   bool keepStaging = false;  // a request could not be cancelled: its buffers outlive the comm
   std::vector<uint64_t> signature;  // SV_CHECK: every rank's call signature
 
@@ -84,6 +90,9 @@ class CommRef {
   svResult_t rc_;
   svComm_t comm_;
 };
+
+// Sets comm's last error line (svGetLastError may read it on another thread).
+void commSetLastError(svComm* comm, const char* line);
 
 // Keeps an object alive (and reachable, for leak checkers) until exit: what
 // a transport may still write into after a failure.

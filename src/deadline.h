@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 // Waiting for exchanges without hanging: a Waiter polls transport requests
 // against the communicator's timeout (SV_TIMEOUT, measured from the last
-// progress) and abort flag (svCommAbort from another thread), backing off
-// from spinning to yielding to sleeping while nothing moves.
+// progress), its abort flag (svCommAbort from another thread) and its
+// peers' failure notices (src/notice.h), backing off from spinning to
+// yielding to sleeping while nothing moves. After a timeout it probes the
+// peers, so the error names the ranks that are silent.
 #pragma once
 
 #include <chrono>
@@ -21,24 +23,33 @@ class Waiter {
 
   // Nothing progressed: wait a little for req (the oldest exchange), then
   // return so the caller re-polls everything. *done when req completed.
-  // Fails with svRemoteError once the communicator is aborted, svTimeout
-  // once nothing progressed for the timeout; the message names the ranks
-  // whose data any of `inflight` still lacks.
+  // Fails with svRemoteError once the communicator is aborted; with a
+  // peer's code once a peer reported that it failed this call (or an
+  // earlier one); with svTimeout once nothing progressed for the timeout,
+  // naming the ranks that did not answer a liveness probe and those whose
+  // data any of `inflight` still lacks.
   svResult_t idle(Request* req, Request* const* inflight, int ninflight, bool* done);
 
   // Poll req to completion under the same rules.
   svResult_t wait(Request* req);
 
+  // Seconds a timed-out rank waits for its peers' answers to a probe.
+  static double probeSeconds(double timeout);
+
  private:
   using Clock = std::chrono::steady_clock;
+  svResult_t timedOut(Request* req, Request* const* inflight, int ninflight, bool* done);
+  svResult_t peerFailed();
   svComm* comm_;
   const char* where_;
   double timeout_;
   Clock::time_point last_;
+  std::vector<char> heard_;  // per rank: a notice came from it during this call
 };
 
 // Marks comm failed with the error just raised (the calling thread's last
-// error): later collective calls return `code` at once.
+// error): later collective calls return `code` at once. Tells the peers
+// (a failure notice) unless a peer's notice caused it.
 svResult_t failComm(svComm* comm, svResult_t code);
 
 // svSuccess, or the failed communicator's error, raised again.
@@ -48,5 +59,11 @@ svResult_t checkNotFailed(svComm* comm, const char* where);
 // cancelled); when the transport cannot release it, the request and the
 // communicator's staging are kept alive until exit.
 void abandon(svComm* comm, RequestPtr& req);
+
+// A small all-gather outside the pipeline (NaN counts, call signatures,
+// optimizer scales) on `tag`: every rank's `bytes` at send land at
+// recv + r*bytes. Waits under waiter's rules; on failure the exchange is
+// abandoned.
+svResult_t controlAllGather(svComm* comm, Waiter& waiter, const void* send, void* recv, size_t bytes, int tag);
 
 }  // namespace sv

@@ -88,7 +88,7 @@ svResult_t setError(svComm* comm, svResult_t code, const char* where,
   vsnprintf(msg, sizeof(msg), fmt, ap);
   va_end(ap);
   snprintf(tlsLastError, sizeof(tlsLastError), "%.40s: %s (%.60s)", where, msg, svGetErrorString(code));
-  if (comm != nullptr) memcpy(comm->lastError, tlsLastError, sizeof(tlsLastError));
+  if (comm != nullptr) commSetLastError(comm, tlsLastError);
   SV_WARN(comm ? comm->rank : -1, "%s", tlsLastError);
   return code;
 }

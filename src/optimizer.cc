@@ -14,6 +14,7 @@
 #include "bitlogic.h"
 #include "comm.h"
 #include "datatype.h"
+#include "deadline.h"
 #include "debug.h"
 #include "host_kernels.h"
 
@@ -30,9 +31,9 @@ bool overlaps(const void* a, const void* b, size_t bytes) {
 }
 
 // Checks shared by both steps; on success the buffers are valid for count.
+// The caller holds a reference on comm.
 svResult_t checkStep(svComm* comm, const char* where, const void* params, const void* grads, const void* state,
                      const char* stateName, size_t count, int dt, double lr, double wd) {
-  SVCHECK(commCheck(comm, where));
   // The fused step is host code; a device communicator's buffers are not
   // host memory (its kernel comes with the GPU path).
   if (comm->config.device != SV_DEVICE_HOST)
@@ -159,26 +160,18 @@ svResult_t efSign(svComm* comm, const char* where, T* x, const T* g, T* e, size_
   auto unpack = [&](size_t firstWord, size_t words, const uint64_t* in) {
     memcpy(voted.data() + firstWord * op, in, words * op * sizeof(uint64_t));
   };
-  SVCHECK(allReduceSignCustom(comm, where, count, pack, unpack));
-  if (count == 0) return svSuccess;
-
-  // Every rank's scale; the median of the same sorted vector is the same
-  // number on every rank.
+  // Every rank's scale, gathered inside the same call (its failure
+  // contract); the median of the same sorted vector is the same number on
+  // every rank.
   const int P = comm->nranks;
   std::vector<double> scales(P);
-  scales[comm->rank] = l1 / static_cast<double>(count);
-  if (P > 1) {
-    std::vector<size_t> bytes(P, sizeof(double)), offs(P);
-    for (int r = 0; r < P; ++r) offs[r] = r * sizeof(double);
-    RequestPtr req;
-    const uint64_t before = comm->transport->bytesSent();
-    SVCHECK(comm->transport->allGatherv(&scales[comm->rank], scales.data(), bytes.data(), offs.data(), kTagControl,
-                                        true, &req));
-    SVCHECK(comm->transport->wait(req.get()));
-    const uint64_t sent = comm->transport->bytesSent() - before;
-    comm->stats.bytesSent += sent;
-    comm->stats.lastBytesSent += sent;
-  }
+  auto finish = [&](Waiter& waiter, int tag) -> svResult_t {
+    scales[comm->rank] = l1 / static_cast<double>(count);
+    if (P == 1) return svSuccess;
+    return controlAllGather(comm, waiter, &scales[comm->rank], scales.data(), sizeof(double), tag);
+  };
+  SVCHECK(allReduceSignCustom(comm, where, count, pack, unpack, finish));
+  if (count == 0) return svSuccess;
   const T myScale = static_cast<T>(scales[comm->rank]);
   // NaNs (a rank's NaN input under SV_NAN_AS_ZERO) sort last, not at random.
   std::sort(scales.begin(), scales.end(), [](double a, double b) { return a < b || (!isnan(a) && isnan(b)); });
@@ -212,6 +205,8 @@ svResult_t svSignumStep(void* params, const void* grads, void* momentum, size_t 
                         double lr, double beta, double weightDecay, svComm_t comm, cudaStream_t stream) {
   (void)stream;  // host communicator: synchronous
   static const char* where = "svSignumStep";
+  CommRef ref(comm, where);  // keeps comm alive if another thread destroys or aborts it
+  SVCHECK(ref.result());
   SVCHECK(checkStep(comm, where, params, grads, momentum, "momentum", count, datatype, lr, weightDecay));
   if (!(beta >= 0 && beta <= 1)) return setError(comm, svInvalidArgument, where, "beta %g is not in [0, 1]", beta);
   if (datatype == svFloat32)
@@ -225,6 +220,8 @@ svResult_t svEFSignStep(void* params, const void* grads, void* error, size_t cou
                         double weightDecay, svComm_t comm, cudaStream_t stream) {
   (void)stream;
   static const char* where = "svEFSignStep";
+  CommRef ref(comm, where);  // keeps comm alive if another thread destroys or aborts it
+  SVCHECK(ref.result());
   SVCHECK(checkStep(comm, where, params, grads, error, "error", count, datatype, lr, weightDecay));
   if (datatype == svFloat32)
     return efSign(comm, where, static_cast<float*>(params), static_cast<const float*>(grads),

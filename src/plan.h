@@ -21,6 +21,7 @@ struct CallShape {
   size_t words;      // ceil(count / 64)
   size_t chunkWords; // words per pipeline chunk
   size_t nchunks;
+  bool lastChunkFull;  // the last chunk has the full chunk size (transport.h, tags)
   int depth;         // chunks in flight at most: min(kPipelineDepth, nchunks)
 };
 
@@ -58,6 +59,7 @@ inline CallShape planCall(const svComm* comm, size_t count, bool packedApi) {
   chunk = roundUp(chunk, unit);
   s.chunkWords = std::min(chunk, std::max<size_t>(s.words, 1));
   s.nchunks = divUp(s.words, s.chunkWords);
+  s.lastChunkFull = s.words > 0 && s.words % chunk == 0;
   s.depth = static_cast<int>(std::min<size_t>(kPipelineDepth, s.nchunks));
   return s;
 }

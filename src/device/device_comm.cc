@@ -29,7 +29,6 @@ class DeviceOnlyTransport final : public Transport {
     return bug();
   }
   svResult_t test(Request*, bool*) override { return bug(); }
-  svResult_t wait(Request*) override { return bug(); }
 
  private:
   static svResult_t bug() {

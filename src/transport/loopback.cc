@@ -23,7 +23,7 @@ struct LoopbackRecv {
   size_t bytes;
   int src, tag;
   bool done = false;
-  bool sizeMismatch = false;
+  size_t got = 0;  // the message's size (copied: min(got, bytes))
 };
 
 class LoopbackWorld {
@@ -43,16 +43,6 @@ class LoopbackWorld {
     Queue& q = queues_[std::make_tuple(src, dst, tag)];
     q.recvs.push_back(r);
     match(q);
-  }
-  // Blocks until every receive in rs is done (or a timeout, to fail loudly
-  // rather than hang a test).
-  bool waitAll(const std::vector<std::shared_ptr<LoopbackRecv>>& rs) {
-    std::unique_lock<std::mutex> lock(m_);
-    return cv_.wait_for(lock, std::chrono::seconds(120), [&] {
-      for (auto& r : rs)
-        if (r && !r->done) return false;
-      return true;
-    });
   }
   bool allDone(const std::vector<std::shared_ptr<LoopbackRecv>>& rs) {
     std::lock_guard<std::mutex> lock(m_);
@@ -75,6 +65,46 @@ class LoopbackWorld {
   }
   // Withdraws a posted receive, so that a late message cannot land in a
   // buffer its owner gave up (it then waits for a future receive).
+  // Test hooks (loopback.h).
+  void failSends(int rank, long okSends) {
+    std::lock_guard<std::mutex> lock(m_);
+    okSends_[rank] = okSends;
+  }
+  bool sendAllowed(int rank) {
+    std::lock_guard<std::mutex> lock(m_);
+    auto it = okSends_.find(rank);
+    if (it == okSends_.end() || it->second < 0) return true;
+    if (it->second == 0) return false;
+    --it->second;
+    return true;
+  }
+  size_t postedRecvs(int dst) {
+    std::lock_guard<std::mutex> lock(m_);
+    size_t n = 0;
+    for (auto& q : queues_)
+      if (std::get<1>(q.first) == dst) n += q.second.recvs.size();
+    return n;
+  }
+
+  // Notices (Transport::sendNotice): one mailbox per rank, any sender.
+  void sendNotice(int src, int dst, const void* msg, size_t bytes) {
+    std::lock_guard<std::mutex> lock(m_);
+    notices_[dst].push_back({src, std::vector<char>(static_cast<const char*>(msg), static_cast<const char*>(msg) + bytes)});
+    cv_.notify_all();
+  }
+  bool pollNotice(int dst, int* from, void* msg, size_t bytes) {
+    std::lock_guard<std::mutex> lock(m_);
+    auto& box = notices_[dst];
+    while (!box.empty()) {
+      auto n = std::move(box.front());
+      box.pop_front();
+      if (n.second.size() != bytes) continue;
+      memcpy(msg, n.second.data(), bytes);
+      *from = n.first;
+      return true;
+    }
+    return false;
+  }
   void cancel(int src, int dst, int tag, const std::shared_ptr<LoopbackRecv>& r) {
     std::lock_guard<std::mutex> lock(m_);
     if (!r || r->done) return;
@@ -94,7 +124,7 @@ class LoopbackWorld {
     while (!q.messages.empty() && !q.recvs.empty()) {
       auto& msg = q.messages.front();
       auto& r = q.recvs.front();
-      if (msg.size() != r->bytes) r->sizeMismatch = true;
+      r->got = msg.size();
       memcpy(r->buf, msg.data(), std::min(msg.size(), r->bytes));
       r->done = true;
       q.messages.pop_front();
@@ -104,6 +134,8 @@ class LoopbackWorld {
   std::mutex m_;
   std::condition_variable cv_;
   std::map<std::tuple<int, int, int>, Queue> queues_;
+  std::map<int, std::deque<std::pair<int, std::vector<char>>>> notices_;
+  std::map<int, long> okSends_;
 };
 
 namespace {
@@ -120,8 +152,10 @@ class LoopbackTransport final : public P2PTransport<Handle> {
 
  protected:
   svResult_t isend(const void* buf, size_t bytes, int peer, int tag, Handle* h) override {
-    world_->send(rank_, peer, tag, buf, bytes);  // eager copy
     h->reset();
+    if (!world_->sendAllowed(rank_))
+      return setError(nullptr, svSystemError, "loopback transport", "send to rank %d failed (injected)", peer);
+    world_->send(rank_, peer, tag, buf, bytes);  // eager copy
     return svSuccess;
   }
   svResult_t irecv(void* buf, size_t bytes, int peer, int tag, Handle* h) override {
@@ -133,16 +167,13 @@ class LoopbackTransport final : public P2PTransport<Handle> {
     world_->post(peer, rank_, tag, *h);
     return svSuccess;
   }
-  svResult_t testAll(std::vector<Handle>& hs, bool* done) override {
+  svResult_t testAll(std::vector<Handle>& hs, const std::vector<Meta>& meta, bool* done) override {
     *done = world_->allDone(hs);
-    return *done ? checkSizes(hs) : svSuccess;
-  }
-  svResult_t waitAll(std::vector<Handle>& hs) override {
-    if (!world_->waitAll(hs)) return setError(nullptr, svTimeout, "loopback transport", "receive timed out");
-    return checkSizes(hs);
+    return *done ? checkSizes(hs, meta) : svSuccess;
   }
   bool handleDone(Handle& h) override { return world_->done(h); }
   bool cancelHandle(Handle& h, int role) override {
+    (void)role;
     if (h) world_->cancel(h->src, rank_, h->tag, h);
     return true;  // sends are copied at once; a withdrawn receive is never written
   }
@@ -151,15 +182,19 @@ class LoopbackTransport final : public P2PTransport<Handle> {
   // Sleeps on the mailbox's condition variable instead of polling.
   svResult_t testFor(Request* req, double seconds, bool* done) override {
     auto* r = static_cast<P2PRequest*>(req);
-    *done = r->handles.empty() || (seconds > 0 ? world_->waitFor(r->handles, seconds) : world_->allDone(r->handles));
-    return *done ? checkSizes(r->handles) : svSuccess;
+    if (seconds > 0 && !r->handles.empty()) world_->waitFor(r->handles, seconds);
+    return test(req, done);
   }
+  bool hasNotices() const override { return true; }
+  void sendNotice(int peer, const void* msg, size_t bytes) override { world_->sendNotice(rank_, peer, msg, bytes); }
+  bool pollNotice(int* from, void* msg, size_t bytes) override { return world_->pollNotice(rank_, from, msg, bytes); }
 
  private:
-  svResult_t checkSizes(const std::vector<Handle>& hs) {
-    for (auto& h : hs)
-      if (h && h->sizeMismatch)
-        return setError(nullptr, svInternalError, "loopback transport", "message size differs from the receive");
+  svResult_t checkSizes(const std::vector<Handle>& hs, const std::vector<Meta>& meta) {
+    for (size_t i = 0; i < hs.size(); ++i)
+      if (hs[i] && hs[i]->got != hs[i]->bytes)
+        return sizeMismatch("loopback transport", meta[i].peer,
+                            hs[i]->got > hs[i]->bytes ? -1 : static_cast<long long>(hs[i]->got), hs[i]->bytes);
     return svSuccess;
   }
   std::shared_ptr<LoopbackWorld> world_;
@@ -168,6 +203,11 @@ class LoopbackTransport final : public P2PTransport<Handle> {
 }  // namespace
 
 std::shared_ptr<LoopbackWorld> makeLoopbackWorld(int nranks) { return std::make_shared<LoopbackWorld>(nranks); }
+
+void loopbackFailSends(const std::shared_ptr<LoopbackWorld>& world, int rank, long okSends) {
+  world->failSends(rank, okSends);
+}
+size_t loopbackPostedRecvs(const std::shared_ptr<LoopbackWorld>& world, int rank) { return world->postedRecvs(rank); }
 
 svResult_t commInitLoopback(const std::shared_ptr<LoopbackWorld>& world, int rank, const svConfig_t* config,
                             svComm_t* comm) {

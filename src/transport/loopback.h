@@ -17,4 +17,11 @@ std::shared_ptr<LoopbackWorld> makeLoopbackWorld(int nranks);
 svResult_t commInitLoopback(const std::shared_ptr<LoopbackWorld>& world, int rank, const svConfig_t* config,
                             svComm_t* comm);
 
+// Fault injection for the tests: rank's sends after the next `okSends`
+// fail (svSystemError, as a broken link would); -1 turns it off.
+void loopbackFailSends(const std::shared_ptr<LoopbackWorld>& world, int rank, long okSends);
+// Receives rank has posted that no message matched yet (and that were not
+// withdrawn): after a failed call, nothing may stay aimed at its staging.
+size_t loopbackPostedRecvs(const std::shared_ptr<LoopbackWorld>& world, int rank);
+
 }  // namespace sv

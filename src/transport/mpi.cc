@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: MIT
 // MPI transport: point-to-point messages on a duplicate of the user's
 // communicator, with MPI_ERRORS_RETURN so a failure becomes a result code.
+// Only point-to-point requests, so each can be cancelled or released after
+// a failure (p2p.h).
+#include <dlfcn.h>
 #include <mpi.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
-#include <algorithm>
 #include <chrono>
 #include <climits>
+#include <deque>
+#include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -29,6 +37,41 @@ svResult_t mpiError(int rc, const char* what, svResult_t code = svSystemError) {
   return setError(nullptr, code, "MPI transport", "%s failed: %s", what, msg);
 }
 
+// Open MPI 4.x begins MPI_Finalize with a PMIx fence over every process of
+// the job. With PMIx 4.2 (Debian 12's Open MPI 4.1.4) that fence never
+// completes in about one run in ten after a rank was SIGKILLed: when
+// mpirun's waitpid handler deregisters the dead client before the PMIx
+// server has read its closed socket, the server marks it finalized without
+// lowering the job's local process count, so every later fence waits for
+// it (reproduced without signvote: docs/reliability.md, "Exiting after a
+// peer died"). Once a communicator has failed on its peers this rank is
+// leaving a broken job, so it skips that fence, as `--mca
+// async_mpi_finalize 1` would; SV_MPI_FINALIZE_FENCE=keep leaves it.
+void skipFinalizeFenceAfterFailure(int rank) {
+  static std::once_flag once;
+  std::call_once(once, [rank] {
+    const char* env = getenv("SV_MPI_FINALIZE_FENCE");
+    if (env != nullptr && strcasecmp(env, "keep") == 0) return;
+    char version[MPI_MAX_LIBRARY_VERSION_STRING] = "";
+    int len = 0;
+    MPI_Get_library_version(version, &len);
+    if (strncmp(version, "Open MPI v4.", 12) != 0) return;
+    // The flag lives in libmpi, which is already loaded: find it through
+    // the object that holds MPI_Finalize (works under RTLD_LOCAL too).
+    Dl_info info;
+    if (dladdr(reinterpret_cast<void*>(&MPI_Finalize), &info) == 0 || info.dli_fname == nullptr) return;
+    void* lib = dlopen(info.dli_fname, RTLD_LAZY | RTLD_NOLOAD);
+    if (lib == nullptr) return;
+    auto* async = static_cast<bool*>(dlsym(lib, "ompi_async_mpi_finalize"));
+    if (async != nullptr) {
+      *async = true;
+      SV_INFO(rank, "a communicator failed on its peers: MPI_Finalize will skip Open MPI's final fence "
+                    "(SV_MPI_FINALIZE_FENCE=keep to keep it)");
+    }
+    dlclose(lib);
+  });
+}
+
 class MpiTransport final : public P2PTransport<MPI_Request> {
  public:
   explicit MpiTransport(MPI_Comm comm) : comm_(comm) {
@@ -36,58 +79,49 @@ class MpiTransport final : public P2PTransport<MPI_Request> {
     MPI_Comm_size(comm_, &nranks_);
   }
   // A communicator with a request that could not be released (leaking())
-  // is not freed: MPI may still complete that request into it.
+  // is not freed: MPI may still complete that request into it. Notices
+  // still in flight to a dead peer are released, their buffers kept.
   ~MpiTransport() override {
     int finalized = 0;
     MPI_Finalized(&finalized);
-    if (!finalized && !leaking()) MPI_Comm_free(&comm_);
+    if (finalized) return;
+    reapNotices();
+    if (!notices_.empty()) {
+      auto kept = std::make_shared<std::deque<OutNotice>>();
+      for (OutNotice& n : notices_) {
+        MPI_Request_free(&n.req);
+        kept->push_back(std::move(n));
+      }
+      keepForever(kept);
+    }
+    if (!leaking()) MPI_Comm_free(&comm_);
   }
   const char* name() const override { return "MPI"; }
 
-  // A small all-gather with nothing else in flight on more than 4 ranks goes
-  // through MPI's own collective: its log(P)-round algorithms beat P-1
-  // direct messages on latency (measured with the blocking MPI_Allgather on
-  // emulated 1 Gbit/s links: 8 B per rank at P=8, 192 us against 347 us).
-  // It is nonblocking (MPI_Iallgather[v]) so that the engine's deadline and
-  // abort flag bound it like every other exchange; used only when
-  // exclusive, since collectives of one communicator must be started in the
-  // same order on every rank and must not interleave with the pipeline's
-  // other chunks. Up to 4 ranks, direct messages take at most 2 rounds'
-  // worth of latency anyway, skip libnbc's schedule overhead (on shared
-  // memory at P=2, MPI_Iallgather measured 1.1-1.6x the blocking
-  // collective, direct messages 0.8-1.1x; docs/reliability.md), and let a
-  // timeout name the silent rank. The rest stays direct point-to-point,
-  // overlapping packing and voting.
-  svResult_t allGatherv(const void* send, void* recv, const size_t* recvBytes, const size_t* recvOffs, int tag,
-                        bool exclusive, RequestPtr* req) override {
-    size_t largest = 0;
-    for (int r = 0; r < nranks_; ++r) largest = std::max(largest, recvBytes[r]);
-    if (!exclusive || largest > kSmallAllGatherBytes || nranks_ <= kDirectMaxRanks)
-      return P2PTransport<MPI_Request>::allGatherv(send, recv, recvBytes, recvOffs, tag, exclusive, req);
-    auto r = std::make_unique<P2PRequest>();
-    r->counts.resize(nranks_);
-    r->displs.resize(nranks_);
-    for (int i = 0; i < nranks_; ++i) {
-      r->counts[i] = static_cast<int>(recvBytes[i]);
-      r->displs[i] = static_cast<int>(recvOffs[i]);
-    }
-    const bool inPlace = send == static_cast<const char*>(recv) + recvOffs[rank_];
-    // Equal, back-to-back blocks: MPI_Iallgather, whose algorithms are tuned
-    // better than MPI_Iallgatherv's.
-    bool regular = true;
-    for (int i = 0; i < nranks_ && regular; ++i)
-      regular = recvBytes[i] == recvBytes[0] && recvOffs[i] == i * recvBytes[0];
-    r->handles.emplace_back();
-    r->meta.push_back({-1, kCollective});
-    int rc = regular ? MPI_Iallgather(inPlace ? MPI_IN_PLACE : send, r->counts[rank_], MPI_BYTE, recv, r->counts[0],
-                                      MPI_BYTE, comm_, &r->handles.back())
-                     : MPI_Iallgatherv(inPlace ? MPI_IN_PLACE : send, r->counts[rank_], MPI_BYTE, recv,
-                                       r->counts.data(), r->displs.data(), MPI_BYTE, comm_, &r->handles.back());
-    if (rc != MPI_SUCCESS) return mpiError(rc, regular ? "MPI_Iallgather" : "MPI_Iallgatherv");
-    bytesSent_ += recvBytes[rank_] * (nranks_ - 1);
-    *req = std::move(r);
-    return svSuccess;
+  bool hasNotices() const override { return true; }
+  void sendNotice(int peer, const void* msg, size_t bytes) override {
+    reapNotices();
+    OutNotice n;
+    n.bytes.assign(static_cast<const char*>(msg), static_cast<const char*>(msg) + bytes);
+    if (MPI_Isend(n.bytes.data(), static_cast<int>(bytes), MPI_BYTE, peer, kTagNotice, comm_, &n.req) == MPI_SUCCESS)
+      notices_.push_back(std::move(n));
   }
+  bool pollNotice(int* from, void* msg, size_t bytes) override {
+    reapNotices();
+    int flag = 0;
+    MPI_Message m;
+    MPI_Status st;
+    if (MPI_Improbe(MPI_ANY_SOURCE, kTagNotice, comm_, &flag, &m, &st) != MPI_SUCCESS || !flag) return false;
+    int n = 0;
+    MPI_Get_count(&st, MPI_BYTE, &n);
+    std::vector<char> buf(n > 0 ? n : 1);
+    if (MPI_Mrecv(buf.data(), n, MPI_BYTE, &m, MPI_STATUS_IGNORE) != MPI_SUCCESS) return false;
+    if (static_cast<size_t>(n) != bytes) return false;
+    memcpy(msg, buf.data(), bytes);
+    *from = st.MPI_SOURCE;
+    return true;
+  }
+  void peersFailed() override { skipFinalizeFenceAfterFailure(rank_); }
 
  protected:
   svResult_t isend(const void* buf, size_t bytes, int peer, int tag, MPI_Request* h) override {
@@ -100,36 +134,53 @@ class MpiTransport final : public P2PTransport<MPI_Request> {
     int rc = MPI_Irecv(buf, static_cast<int>(bytes), MPI_BYTE, peer, tag, comm_, h);
     return rc == MPI_SUCCESS ? svSuccess : mpiError(rc, "MPI_Irecv");
   }
-  svResult_t testAll(std::vector<MPI_Request>& hs, bool* done) override {
+  svResult_t testAll(std::vector<MPI_Request>& hs, const std::vector<Meta>& meta, bool* done) override {
+    if (statuses_.size() < hs.size()) statuses_.resize(hs.size());
     int flag = 0;
-    int rc = MPI_Testall(static_cast<int>(hs.size()), hs.data(), &flag, MPI_STATUSES_IGNORE);
-    // An error while completing an exchange is a failed peer or link.
+    int rc = MPI_Testall(static_cast<int>(hs.size()), hs.data(), &flag, statuses_.data());
+    if (rc == MPI_ERR_IN_STATUS) {
+      for (size_t i = 0; i < hs.size(); ++i) {
+        const int e = statuses_[i].MPI_ERROR;
+        if (e == MPI_SUCCESS || e == MPI_ERR_PENDING) continue;
+        int cls = 0;
+        MPI_Error_class(e, &cls);
+        if (cls == MPI_ERR_TRUNCATE && meta[i].role == kRecv)
+          return sizeMismatch("MPI transport", meta[i].peer, -1, meta[i].bytes);
+        return mpiError(e, meta[i].role == kRecv ? "a receive" : "a send", svRemoteError);
+      }
+    }
+    // Any other error while completing an exchange is a failed peer or link.
     if (rc != MPI_SUCCESS) return mpiError(rc, "MPI_Testall", svRemoteError);
     *done = flag != 0;
+    if (!flag) return svSuccess;
+    for (size_t i = 0; i < hs.size(); ++i) {
+      if (meta[i].role != kRecv) continue;
+      int n = 0;
+      MPI_Get_count(&statuses_[i], MPI_BYTE, &n);
+      if (static_cast<size_t>(n) != meta[i].bytes) return sizeMismatch("MPI transport", meta[i].peer, n, meta[i].bytes);
+    }
     return svSuccess;
   }
-  svResult_t waitAll(std::vector<MPI_Request>& hs) override {
-    int rc = MPI_Waitall(static_cast<int>(hs.size()), hs.data(), MPI_STATUSES_IGNORE);
-    return rc == MPI_SUCCESS ? svSuccess : mpiError(rc, "MPI_Waitall");
-  }
+  // MPI_Request_get_status leaves the request alive, so a later
+  // MPI_Testall still sees its status (and checks its size).
   bool handleDone(MPI_Request& h) override {
     if (h == MPI_REQUEST_NULL) return true;
     int flag = 0;
-    return MPI_Test(&h, &flag, MPI_STATUS_IGNORE) == MPI_SUCCESS && flag;
+    return MPI_Request_get_status(h, &flag, MPI_STATUS_IGNORE) == MPI_SUCCESS && flag;
   }
   // A receive is cancelled (MPI_Cancel succeeds for a receive not matched
   // yet) and then completes locally; one already matched to a message that
   // a stopped peer is still sending may not, so it is given a short grace
   // and else released with MPI_Request_free. Open MPI cannot cancel sends:
-  // they are released the same way. A nonblocking collective can neither be
-  // cancelled nor freed (MPI-3.1 5.12): its handle is dropped. Anything not
-  // completed leaves its buffers to MPI: false.
+  // they are released the same way. Anything not completed leaves its
+  // buffers to MPI: false.
   bool cancelHandle(MPI_Request& h, int role) override {
-    if (handleDone(h)) return true;
-    if (role == kCollective) return false;
+    (void)role;
+    if (h == MPI_REQUEST_NULL) return true;
+    if (complete(h)) return true;
     MPI_Cancel(&h);
     for (int i = 0; i < 100; ++i) {  // ~10 ms: completes at once when the cancel worked
-      if (handleDone(h)) return true;
+      if (complete(h)) return true;
       std::this_thread::sleep_for(std::chrono::microseconds(100));
     }
     MPI_Request_free(&h);
@@ -137,9 +188,21 @@ class MpiTransport final : public P2PTransport<MPI_Request> {
   }
 
  private:
-  static constexpr size_t kSmallAllGatherBytes = 4096;  // per rank
-  static constexpr int kDirectMaxRanks = 4;
+  struct OutNotice {
+    std::vector<char> bytes;
+    MPI_Request req = MPI_REQUEST_NULL;
+  };
+  // Completes and releases h if it is done.
+  static bool complete(MPI_Request& h) {
+    int flag = 0;
+    return MPI_Test(&h, &flag, MPI_STATUS_IGNORE) == MPI_SUCCESS && flag;
+  }
+  void reapNotices() {
+    while (!notices_.empty() && complete(notices_.front().req)) notices_.pop_front();
+  }
   MPI_Comm comm_;
+  std::vector<MPI_Status> statuses_;  // testAll's, reused
+  std::deque<OutNotice> notices_;     // sent, not yet complete (oldest first)
 };
 
 }  // namespace

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // The transport interface: moves bytes between the ranks of a communicator,
 // nonblocking, and knows nothing of signs. One implementation per file:
-// mpi.cc, loopback.cc (ranks as threads, for unit tests), and nccl.cc later.
+// mpi.cc and loopback.cc (ranks as threads, for unit tests), both built on
+// the point-to-point exchanges of p2p.h.
 #pragma once
 
 #include <stddef.h>
@@ -33,7 +34,8 @@ class Transport {
   // Every rank r sends sendBytes[s] bytes at send + sendOffs[s] to rank s and
   // receives recvBytes[r] bytes into recv + recvOffs[r]. Ops with the same tag
   // must be started in the same order on every rank. Buffers stay untouched
-  // by the caller until the request completes.
+  // by the caller until the request completes. On failure *req may hold
+  // what was already posted, for the caller to cancel().
   virtual svResult_t allToAllv(const void* send, const size_t* sendBytes, const size_t* sendOffs,
                                void* recv, const size_t* recvBytes, const size_t* recvOffs,
                                int tag, RequestPtr* req) = 0;
@@ -41,16 +43,15 @@ class Transport {
   // Every rank r contributes sendBytes == recvBytes[r] bytes that land at
   // recv + recvOffs[r] on every rank. In place when send == recv + recvOffs[rank].
   // exclusive: nothing else of this communicator is in flight (and every rank
-  // says so alike), so the transport may complete the operation before
-  // returning, with a latency-optimised collective.
+  // says so alike), so the transport may use a latency-optimised schedule
+  // of several rounds on the same tag.
   virtual svResult_t allGatherv(const void* send, void* recv, const size_t* recvBytes,
                                 const size_t* recvOffs, int tag, bool exclusive, RequestPtr* req) = 0;
 
-  // Progress req; *done = true once its buffers may be reused.
+  // Progress req; *done = true once its buffers may be reused. A message
+  // of another size than its receive posted is svInvalidUsage (the ranks
+  // disagree on the call).
   virtual svResult_t test(Request* req, bool* done) = 0;
-
-  // Block until req completes (no deadline: the engine polls with testFor).
-  virtual svResult_t wait(Request* req) = 0;
 
   // ---- Failure handling (defaults suit a transport that can only poll) ----
 
@@ -62,10 +63,9 @@ class Transport {
   // yield (seconds < 1 ms) or sleep.
   virtual svResult_t testFor(Request* req, double seconds, bool* done);
 
-  // For the error message of a timeout (best effort): the ranks whose data
-  // for req has not arrived (recvFrom) and those a send of req has not
-  // completed to (sendTo); -1 in recvFrom: a collective the transport cannot
-  // attribute to a rank. Default: nothing known.
+  // For the error message of a timeout: the peers whose data for req has
+  // not arrived (recvFrom) and those a send of req has not completed to
+  // (sendTo). Default: nothing known.
   virtual void pendingPeers(Request* req, std::vector<int>* recvFrom, std::vector<int>* sendTo) {
     (void)req; (void)recvFrom; (void)sendTo;
   }
@@ -75,6 +75,23 @@ class Transport {
   // more; false makes the communicator keep its staging buffers alive until
   // the process exits (leak on purpose). Default: false (nothing is known).
   virtual bool cancel(Request* req) { (void)req; return false; }
+
+  // Notices: small messages outside every exchange (a tag of their own),
+  // which the engine uses to probe its peers' liveness after a timeout and
+  // to tell them it failed a call (src/notice.h). Best effort: sending never
+  // blocks and may be lost to a dead peer; polling returns at once.
+  // Defaults: a transport without them (the engine then cannot name a
+  // silent rank beyond pendingPeers).
+  virtual bool hasNotices() const { return false; }
+  virtual void sendNotice(int peer, const void* msg, size_t bytes) { (void)peer; (void)msg; (void)bytes; }
+  // One notice that arrived, if any: true with *from set and up to `bytes`
+  // bytes copied (a notice of another size is dropped).
+  virtual bool pollNotice(int* from, void* msg, size_t bytes) { (void)from; (void)msg; (void)bytes; return false; }
+
+  // The communicator failed because of its peers (a timeout, an abort, a
+  // peer's failure notice): the job is about to lose or has lost a rank.
+  // Called once, on the thread of the failing call.
+  virtual void peersFailed() {}
 
   // svCommAbort: may be called from any thread, also while another thread is
   // inside test()/testFor() of this transport; must make that call return
@@ -107,7 +124,18 @@ inline svResult_t Transport::testFor(Request* req, double seconds, bool* done) {
   return svSuccess;
 }
 
-// Tags of the operations the algorithm issues (see Transport::allToAllv).
-enum Tag : int { kTagAllToAll = 1, kTagAllGather = 2, kTagControl = 3 };
+// Tags of the operations the algorithm issues (see Transport::allToAllv),
+// with bits the engine adds so that ranks out of step never match each
+// other's messages silently: the call's parity (a rank that ran ahead into
+// the next call), and for pipeline chunks the chunk index mod 4 and a bit
+// for a last chunk that is full (ranks that disagree on the count by whole
+// chunks; the size check of every receive catches the rest).
+//   tag = kind | (call & 1) << 3 | (chunk & 3) << 4 | lastFull << 6
+// All fit MPI's smallest MPI_TAG_UB (32767). Notices have a tag of their own.
+enum Tag : int { kTagAllToAll = 1, kTagAllGather = 2, kTagControl = 3, kTagNotice = 4 };
+inline int callTag(Tag kind, uint64_t call) { return kind | static_cast<int>(call & 1) << 3; }
+inline int chunkTag(Tag kind, uint64_t call, size_t chunk, bool lastFull) {
+  return callTag(kind, call) | static_cast<int>(chunk & 3) << 4 | (lastFull ? 1 << 6 : 0);
+}
 
 }  // namespace sv

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Dead, hung and aborted peers with real processes (ctest -L faults).
 //
-//   fault_test --mode=kill|stop|abort [--victim=R] [--timeout=S] [--delay-ms=D] [--small]
+//   fault_test --mode=kill|stop|abort|mismatch [--victim=R] [--timeout=S] [--delay-ms=D]
+//              [--small|--large]
 //
 // Every rank loops svAllReduceSign over mixed sizes (small ones take MPI's
 // nonblocking all-gather, large ones the pipelined all-to-all) on a host
@@ -14,16 +15,22 @@
 //   abort  SIGSTOP with config.timeout = 0 (wait forever): a thread of each
 //          survivor calls svCommAbort 1.5 s after the stop; the call in
 //          progress must return svRemoteError.
+//   mismatch  no fault: the victim calls with 3x the count of the others
+//          (SV_CHECK off); every rank must fail with svInvalidUsage saying
+//          the ranks disagree and pointing to SV_CHECK=1.
 // Each survivor checks (the spec): the failing call returns
 // svTimeout or svRemoteError (abort: svRemoteError) within 2 x S of its
-// start (abort: within 2 x S of the svCommAbort call); svGetLastError says
-// so; the next call returns the same code at once without communicating;
-// svCommDestroy succeeds. It then prints "SURVIVOR <rank> PASS", which the
-// --small: small calls only (on more than 4 ranks: MPI_Iallgather, which
-// can be neither cancelled nor freed after the failure). The
-// driver (run_fault_test.sh) counts: under mpirun --enable-recovery the
-// launcher's exit status does not reflect the ranks' (see
-// docs/reliability.md).
+// start (abort: within 2 x S of the svCommAbort call); svGetLastError names
+// the victim as the one rank that did not answer the liveness probe (kill,
+// stop); the next call returns the same code at once without
+// communicating; svCommDestroy succeeds promptly. It then leaves through
+// MPI_Finalize as docs/reliability.md says a job should after a peer died,
+// and prints "SURVIVOR <rank> PASS" just before, which the driver
+// (run_fault_test.sh) counts: under mpirun --enable-recovery the launcher's
+// exit status does not reflect the ranks'.
+// --small: small calls only (on more than 4 ranks: the log-round
+// all-gather); --large: pipelined calls of 8-16 MB only (several chunks in
+// flight); default: a mix.
 #include <mpi.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,6 +66,14 @@ int gFailures = 0;
     }                                                                  \
   } while (0)
 
+// "1, 3" from "... rank(s) 1, 3 did not answer ..." ("" when absent).
+std::string silentRanks(const std::string& err) {
+  const size_t end = err.find(" did not answer");
+  if (end == std::string::npos) return "";
+  const size_t begin = err.rfind("rank(s) ", end);
+  return begin == std::string::npos ? "" : err.substr(begin + 8, end - begin - 8);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -69,7 +84,7 @@ int main(int argc, char** argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &P);
   std::string mode = "kill";
   int victim = 1, delayMs = 800;
-  bool small = false;
+  bool small = false, large = false;
   double timeout = 3.0;
   for (int i = 1; i < argc; ++i) {
     if (!strncmp(argv[i], "--mode=", 7)) mode = argv[i] + 7;
@@ -77,14 +92,17 @@ int main(int argc, char** argv) {
     else if (!strncmp(argv[i], "--timeout=", 10)) timeout = atof(argv[i] + 10);
     else if (!strncmp(argv[i], "--delay-ms=", 11)) delayMs = atoi(argv[i] + 11);
     else if (!strcmp(argv[i], "--small")) small = true;
+    else if (!strcmp(argv[i], "--large")) large = true;
     else { fprintf(stderr, "unknown argument %s\n", argv[i]); MPI_Abort(MPI_COMM_WORLD, 2); }
   }
-  if (P < 2 || victim < 0 || victim >= P || (mode != "kill" && mode != "stop" && mode != "abort")) {
-    if (gRank == 0) fprintf(stderr, "need >= 2 ranks, a victim rank among them and mode kill|stop|abort\n");
+  if (P < 2 || victim < 0 || victim >= P ||
+      (mode != "kill" && mode != "stop" && mode != "abort" && mode != "mismatch")) {
+    if (gRank == 0) fprintf(stderr, "need >= 2 ranks, a victim rank among them and mode kill|stop|abort|mismatch\n");
     MPI_Finalize();
     return 2;
   }
-  const bool isVictim = gRank == victim;
+  const bool mismatch = mode == "mismatch";
+  const bool isVictim = gRank == victim && !mismatch;
   const bool abortMode = mode == "abort";
 
   // Everything the fault test needs from MPI_COMM_WORLD happens before the
@@ -105,8 +123,10 @@ int main(int argc, char** argv) {
 
   const size_t kCounts[] = {1000, 3, 400000, 64, 1 << 20};
   const size_t kSmall[] = {1000, 3, 64, 1, 2000};
-  const size_t* counts = small ? kSmall : kCounts;
-  const size_t maxCount = 1 << 20;
+  const size_t kLarge[] = {2 << 20, 3 << 20, 4 << 20, 2 << 20, 3 << 20};  // floats: 8-16 MB
+  const size_t kMismatch[] = {1000, 1000, 1000, 1000, 1000};
+  const size_t* counts = mismatch ? kMismatch : small ? kSmall : large ? kLarge : kCounts;
+  const size_t maxCount = large ? 4 << 20 : 1 << 20;
   std::vector<float> send(maxCount), recv(maxCount);
   for (size_t i = 0; i < maxCount; ++i) send[i] = ((i * 2654435761u + gRank * 40503u) >> 7) % 3 == 0 ? -1.f : 1.f;
 
@@ -136,7 +156,7 @@ int main(int argc, char** argv) {
   double callStart = 0, callEnd = 0;
   const double giveUp = delayMs / 1000.0 + 10 * (timeout > 0 ? timeout : 1) + 30;
   while (true) {
-    const size_t count = counts[calls % 5];
+    const size_t count = counts[calls % 5] * (mismatch && gRank == victim ? 3 : 1);
     callStart = now();
     rc = svAllReduceSign(send.data(), recv.data(), count, svFloat32, comm, nullptr);
     callEnd = now();
@@ -160,7 +180,15 @@ int main(int argc, char** argv) {
   fprintf(stderr, "rank %d: call %ld (count %zu) returned %s after %.2f s: %s\n", gRank, calls, counts[calls % 5],
           svGetErrorString(rc), callEnd - callStart, err.c_str());
   EXPECT(rc != svSuccess, "no call failed within %.0f s of the loop", giveUp);
-  if (abortMode) {
+  if (mismatch) {
+    EXPECT(calls == 0, "%ld mismatched calls succeeded", calls);
+    EXPECT(rc == svInvalidUsage, "got %s", svGetErrorString(rc));
+    EXPECT(err.find("disagree") != std::string::npos && err.find("SV_CHECK=1") != std::string::npos,
+           "last error \"%s\"", err.c_str());
+    EXPECT(callEnd - callStart <= 2 * timeout, "the failing call took %.2f s", callEnd - callStart);
+    EXPECT(svAllReduceSign(send.data(), recv.data(), 1000, svFloat32, comm, nullptr) == rc, "the next call");
+    EXPECT(svCommDestroy(comm) == svSuccess, "svCommDestroy: %s", svGetLastError(nullptr));
+  } else if (abortMode) {
     if (aborter.joinable()) aborter.join();
     EXPECT(rc == svRemoteError, "got %s", svGetErrorString(rc));
     EXPECT(abortedAt > 0 && callEnd - abortedAt < 2 * timeout, "returned %.2f s after svCommAbort",
@@ -174,7 +202,9 @@ int main(int argc, char** argv) {
     EXPECT(rc == svTimeout || rc == svRemoteError, "got %s", svGetErrorString(rc));
     EXPECT(callEnd - callStart <= 2 * timeout, "the failing call took %.2f s, more than 2 x %.1f s",
            callEnd - callStart, timeout);
-    EXPECT(!err.empty() && err.find("rank") != std::string::npos, "last error \"%s\"", err.c_str());
+    // The victim, and only it, is named as the rank that did not answer.
+    EXPECT(silentRanks(err) == std::to_string(victim), "last error \"%s\" does not name rank %d alone as silent",
+           err.c_str(), victim);
     // Failed: the next call returns the same error without waiting again.
     const double t0 = now();
     const svResult_t rc2 = svAllReduceSign(send.data(), recv.data(), 1000, svFloat32, comm, nullptr);
@@ -190,7 +220,7 @@ int main(int argc, char** argv) {
   MPI_Barrier(survivors);
   int srank = 0;
   MPI_Comm_rank(survivors, &srank);
-  if (srank == 0 && mode != "kill") kill(pids[victim], SIGCONT);
+  if (srank == 0 && (mode == "stop" || abortMode)) kill(pids[victim], SIGCONT);
   MPI_Comm_free(&survivors);
   if (gFailures == 0) printf("SURVIVOR %d PASS after %ld calls\n", gRank, calls);
   fflush(stdout);

@@ -1125,17 +1125,21 @@ void testConfig() {
     svComm_t comm = nullptr;
     CHECK_RC(svCommInitMPI(&comm, MPI_COMM_NULL, nullptr), svInvalidArgument, "svCommInitMPI(MPI_COMM_NULL)");
   }
-  // A shorter (older) config: fields past size are not read.
-  setCase("config P=%d: short config", world.size());
+  // A config from the first released header (version 100, the struct
+  // ending at device): the fields added since are not read, even where the
+  // caller's memory holds garbage (mpiCudaAware lies in its padding).
+  setCase("config P=%d: first released layout", world.size());
   {
     svConfig_t cfg = SV_CONFIG_INITIALIZER;
-    cfg.size = offsetof(svConfig_t, algorithm);
+    cfg.version = 100;
+    cfg.size = offsetof(svConfig_t, mpiCudaAware) + sizeof(int);  // 72 on LP64
     cfg.tiePolicy = SV_TIE_ZERO;
-    cfg.algorithm = 99;  // beyond size: ignored
-    cfg.scale = NAN;     // beyond size: ignored
+    cfg.mpiCudaAware = 99;  // padding in that layout: ignored
+    cfg.timeout = NAN;      // beyond size: ignored
+    cfg.check = 7;          // beyond size: ignored
     svComm_t h = nullptr;
     const svResult_t rc = svCommInitMPI(&h, MPI_COMM_WORLD, &cfg);
-    CHECK(rc == svSuccess, "svCommInitMPI with size covering only up to nanPolicy returned %d: %s", (int)rc,
+    CHECK(rc == svSuccess, "svCommInitMPI with the first released layout returned %d: %s", (int)rc,
           svGetLastError(nullptr));
     if (rc == svSuccess) {
       Comm c;

@@ -340,3 +340,261 @@ TEST_CASE("every SV_* parameter quotes a bad environment value on one line (fuzz
     else unsetenv(name);
   }
 }
+
+// ---- One failure contract for every entry point that communicates ----------
+
+namespace {
+
+enum class Entry { kAllReduce, kPacked, kSignum, kEF };
+const Entry kEntries[] = {Entry::kAllReduce, Entry::kPacked, Entry::kSignum, Entry::kEF};
+const char* entryName(Entry e) {
+  switch (e) {
+    case Entry::kAllReduce: return "svAllReduceSign";
+    case Entry::kPacked: return "svAllReduceSignPacked";
+    case Entry::kSignum: return "svSignumStep";
+    default: return "svEFSignStep";
+  }
+}
+
+// One call of entry point e with rank r's inputs of count elements;
+// *ready (if given) is set once the buffers are made, right before the call.
+svResult_t callEntry(Entry e, svComm_t c, int r, size_t count, std::atomic<bool>* ready = nullptr) {
+  std::vector<float> g(count), out(count), x(count, 0.5f), state(count, 0.f);
+  for (size_t i = 0; i < count; ++i) g[i] = input(r, i);
+  std::vector<uint32_t> bits((count + 31) / 32 + 1, 0), res(bits.size());
+  for (size_t i = 0; i < count; ++i)
+    if (g[i] < 0) bits[i / 32] |= 1u << (i % 32);
+  if (ready != nullptr) *ready = true;
+  switch (e) {
+    case Entry::kAllReduce: return svAllReduceSign(g.data(), out.data(), count, svFloat32, c, nullptr);
+    case Entry::kPacked: return svAllReduceSignPacked(bits.data(), res.data(), count, c, nullptr);
+    case Entry::kSignum:
+      return svSignumStep(x.data(), g.data(), state.data(), count, svFloat32, 0.01, 0.9, 0.0, c, nullptr);
+    default: return svEFSignStep(x.data(), g.data(), state.data(), count, svFloat32, 0.01, 0.0, c, nullptr);
+  }
+}
+
+std::string silentPhrase(int rank) { return "rank(s) " + std::to_string(rank) + " did not answer"; }
+
+}  // namespace
+
+TEST_CASE("every entry point: a silent rank times out naming it at P = 2, 3, 6, 8; the comm stays failed",
+          "[faults][contract]") {
+  // 100 elements: one small exchange (a log-round all-gather above 4 ranks);
+  // 200000: the pipelined all-to-all from 4 ranks on.
+  for (Entry e : kEntries)
+    for (int P : {2, 3, 6, 8})
+      for (size_t count : {size_t(100), size_t(200000)}) {
+        INFO(entryName(e) << " P=" << P << " count=" << count);
+        auto world = sv::makeLoopbackWorld(P);
+        svConfig_t cfg = configWith(0.3);
+        std::vector<svComm_t> c(P);
+        for (int r = 0; r < P; ++r) REQUIRE(sv::commInitLoopback(world, r, &cfg, &c[r]) == svSuccess);
+        const int silent = P / 2;  // never calls
+        std::vector<svResult_t> rc(P, svSuccess), rc2(P, svSuccess);
+        std::vector<std::string> err(P), err2(P);
+        std::vector<std::thread> ts;
+        for (int r = 0; r < P; ++r) {
+          if (r == silent) continue;
+          ts.emplace_back([&, r] {
+            rc[r] = callEntry(e, c[r], r, count);
+            err[r] = svGetLastError(c[r]);
+            rc2[r] = callEntry(e, c[r], r, count);
+            err2[r] = svGetLastError(c[r]);
+          });
+        }
+        for (auto& t : ts) t.join();
+        for (int r = 0; r < P; ++r) {
+          if (r == silent) continue;
+          INFO("rank " << r << ": " << err[r] << " | then: " << err2[r]);
+          CHECK(rc[r] == svTimeout);
+          CHECK(ref::containsNoCase(err[r], entryName(e)));
+          CHECK(ref::containsNoCase(err[r], silentPhrase(silent)));
+          for (int q = 0; q < P; ++q)  // no other rank is called silent
+            if (q != silent && q != r) CHECK(!ref::containsNoCase(err[r], silentPhrase(q)));
+          CHECK(rc2[r] == svTimeout);
+          CHECK(ref::containsNoCase(err2[r], "failed in an earlier call"));
+        }
+        for (int r = 0; r < P; ++r) CHECK(svCommDestroy(c[r]) == svSuccess);
+      }
+}
+
+TEST_CASE("every entry point: svCommAbort from another thread stops a call that would wait forever",
+          "[faults][contract]") {
+  for (Entry e : kEntries)
+    for (size_t count : {size_t(100), size_t(3) << 20}) {
+      INFO(entryName(e) << " count=" << count);
+      auto world = sv::makeLoopbackWorld(2);
+      svConfig_t cfg = configWith(0.0);  // wait forever
+      svComm_t c0 = nullptr, c1 = nullptr;
+      REQUIRE(sv::commInitLoopback(world, 0, &cfg, &c0) == svSuccess);
+      REQUIRE(sv::commInitLoopback(world, 1, &cfg, &c1) == svSuccess);
+      std::atomic<bool> inCall{false};
+      svResult_t rc = svSuccess;
+      std::string err;
+      std::thread caller([&] {
+        rc = callEntry(e, c0, 0, count, &inCall);  // rank 1 never calls
+        err = svGetLastError(nullptr);
+      });
+      while (!inCall) std::this_thread::yield();
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      CHECK(svCommAbort(c0) == svSuccess);
+      caller.join();
+      INFO(err);
+      CHECK(rc == svRemoteError);
+      CHECK(ref::containsNoCase(err, "svCommAbort"));
+      CHECK(ref::containsNoCase(err, entryName(e)));
+      CHECK(callEntry(e, c0, 0, count) == svInvalidUsage);  // retired handle
+      CHECK(svCommDestroy(c1) == svSuccess);
+    }
+}
+
+TEST_CASE("a rank's failure reaches its peers: they stop at once instead of waiting forever", "[faults][contract]") {
+  // P=3, no timeout: rank 2 never calls, rank 0's call is aborted; rank 1,
+  // which would wait forever, fails on rank 0's failure notice.
+  for (Entry e : kEntries) {
+    INFO(entryName(e));
+    auto world = sv::makeLoopbackWorld(3);
+    svConfig_t cfg = configWith(0.0);
+    std::vector<svComm_t> c(3);
+    for (int r = 0; r < 3; ++r) REQUIRE(sv::commInitLoopback(world, r, &cfg, &c[r]) == svSuccess);
+    svResult_t rc0 = svSuccess, rc1 = svSuccess;
+    std::string err1;
+    std::atomic<bool> done1{false}, ready0{false}, ready1{false};
+    std::thread t0([&] { rc0 = callEntry(e, c[0], 0, 5000, &ready0); });
+    std::thread t1([&] {
+      rc1 = callEntry(e, c[1], 1, 5000, &ready1);
+      err1 = svGetLastError(c[1]);
+      done1 = true;
+    });
+    while (!ready0 || !ready1) std::this_thread::yield();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(svCommAbort(c[0]) == svSuccess);
+    t0.join();
+    // A backstop so that a regression fails instead of hanging the suite.
+    for (int i = 0; i < 1000 && !done1; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    const bool stopped = done1;
+    if (!stopped) svCommAbort(c[1]);
+    t1.join();
+    INFO(err1);
+    CHECK(stopped);
+    CHECK(rc0 == svRemoteError);
+    CHECK(rc1 == svRemoteError);
+    CHECK(ref::containsNoCase(err1, "rank 0 failed its call"));
+    CHECK(ref::containsNoCase(err1, "svCommAbort"));
+    if (stopped) CHECK(svCommDestroy(c[1]) == svSuccess);
+    CHECK(svCommDestroy(c[2]) == svSuccess);
+  }
+}
+
+TEST_CASE("ranks that disagree on the count fail on every rank, saying so and pointing to SV_CHECK=1",
+          "[faults][contract]") {
+  struct Case {
+    const char* name;
+    std::vector<size_t> counts;  // per rank
+    long long chunkBytes;        // 0: default
+  };
+  const Case cases[] = {
+      {"P=2 1000 vs 3000 (the message sizes differ)", {1000, 3000}, 0},
+      {"P=3 one rank larger", {1000, 1000, 3000}, 0},
+      {"P=6 log-round all-gather", {64, 64, 64, 64, 64, 640}, 0},
+      {"P=4 pipelined, by whole chunks", {8192 * 4, 8192 * 4, 8192 * 4, 8192 * 8}, 1024},
+      {"P=2 two full chunks vs four", {8192 * 2, 8192 * 4}, 1024},
+  };
+  for (const Case& k : cases) {
+    for (Entry e : kEntries) {
+      INFO(k.name << " " << entryName(e));
+      const int P = static_cast<int>(k.counts.size());
+      auto world = sv::makeLoopbackWorld(P);
+      svConfig_t cfg = configWith(0.5);
+      if (k.chunkBytes) cfg.chunkBytes = k.chunkBytes;
+      std::vector<svComm_t> c(P);
+      for (int r = 0; r < P; ++r) REQUIRE(sv::commInitLoopback(world, r, &cfg, &c[r]) == svSuccess);
+      std::vector<svResult_t> rc(P, svSuccess);
+      std::vector<std::string> err(P);
+      std::vector<std::thread> ts;
+      for (int r = 0; r < P; ++r)
+        ts.emplace_back([&, r] {
+          rc[r] = callEntry(e, c[r], r, k.counts[r]);
+          err[r] = svGetLastError(c[r]);
+        });
+      for (auto& t : ts) t.join();
+      for (int r = 0; r < P; ++r) {
+        INFO("rank " << r << ": " << err[r]);
+        CHECK(rc[r] != svSuccess);
+        CHECK(ref::containsNoCase(err[r], "disagree"));
+        CHECK(ref::containsNoCase(err[r], "SV_CHECK=1"));
+      }
+      for (int r = 0; r < P; ++r) svCommDestroy(c[r]);
+    }
+  }
+}
+
+TEST_CASE("a send that fails after the receives were posted leaves nothing aimed at staging", "[faults][contract]") {
+  for (Entry e : kEntries)
+    for (int P : {2, 3, 6})
+      for (size_t count : {size_t(100), size_t(200000), size_t(3) << 20})
+        for (long okSends : {0L, 1L}) {
+          if (P == 2 && okSends > 0) continue;  // one send per exchange: the first must fail
+          INFO(entryName(e) << " P=" << P << " count=" << count << " sends before the failure: " << okSends);
+          auto world = sv::makeLoopbackWorld(P);
+          svConfig_t cfg = configWith(5.0);
+          std::vector<svComm_t> c(P);
+          for (int r = 0; r < P; ++r) REQUIRE(sv::commInitLoopback(world, r, &cfg, &c[r]) == svSuccess);
+          sv::loopbackFailSends(world, 0, okSends);
+          std::vector<svResult_t> rc(P, svSuccess);
+          std::vector<std::string> err(P);
+          std::vector<std::thread> ts;
+          for (int r = 0; r < P; ++r)
+            ts.emplace_back([&, r] {
+              rc[r] = callEntry(e, c[r], r, count);
+              err[r] = svGetLastError(c[r]);
+            });
+          for (auto& t : ts) t.join();
+          INFO("rank 0: " << err[0]);
+          CHECK(rc[0] == svSystemError);
+          CHECK(ref::containsNoCase(err[0], "injected"));
+          CHECK(sv::loopbackPostedRecvs(world, 0) == 0);
+          for (int r = 1; r < P; ++r) {
+            INFO("rank " << r << ": " << err[r]);
+            // Peers fail on rank 0's notice (or, where their exchange did
+            // not need rank 0's sends, complete).
+            if (rc[r] != svSuccess) CHECK(ref::containsNoCase(err[r], "rank 0 failed its call"));
+            CHECK(sv::loopbackPostedRecvs(world, r) == 0);
+          }
+          CHECK(callEntry(e, c[0], 0, count) == svSystemError);  // failed: at once
+          for (int r = 0; r < P; ++r) CHECK(svCommDestroy(c[r]) == svSuccess);
+        }
+}
+
+TEST_CASE("svGetLastError, svCommGetAsyncError, the getters and the stats are safe against a concurrent destroy",
+          "[faults][contract]") {
+  for (int round = 0; round < 200; ++round) {
+    auto world = sv::makeLoopbackWorld(1);
+    svComm_t c = nullptr;
+    svConfig_t cfg = configWith(1.0);
+    REQUIRE(sv::commInitLoopback(world, 0, &cfg, &c) == svSuccess);
+    float x = -1, y = 0;
+    REQUIRE(svAllReduceSign(&x, &y, 1, svFloat32, nullptr, nullptr) == svInvalidArgument);  // an error line
+    std::atomic<bool> go{false};
+    std::atomic<int> bad{0};
+    std::thread reader([&] {
+      while (!go) std::this_thread::yield();
+      for (int i = 0; i < 200; ++i) {
+        const char* line = svGetLastError(c);
+        if (line == nullptr || strlen(line) >= sv::kErrorLineMax) ++bad;
+        svResult_t async = svSuccess;
+        svCommStats_t st;
+        int n = 0;
+        for (svResult_t r : {svCommGetAsyncError(c, &async), svCommGetStats(c, &st), svCommCount(c, &n),
+                             svCommUserRank(c, &n)})
+          if (r != svSuccess && r != svInvalidUsage) ++bad;
+      }
+    });
+    go = true;
+    std::this_thread::sleep_for(std::chrono::microseconds(round * 5));
+    CHECK(svCommDestroy(c) == svSuccess);
+    reader.join();
+    CHECK(bad == 0);
+  }
+}

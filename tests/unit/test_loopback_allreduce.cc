@@ -272,6 +272,8 @@ TEST_CASE("loopback all-reduce policy matrix on 1 rank", "[loopback]") { policyM
 TEST_CASE("loopback all-reduce policy matrix on 2 ranks", "[loopback]") { policyMatrix(2); }
 TEST_CASE("loopback all-reduce policy matrix on 3 ranks", "[loopback]") { policyMatrix(3); }
 TEST_CASE("loopback all-reduce policy matrix on 4 ranks", "[loopback]") { policyMatrix(4); }
+TEST_CASE("loopback all-reduce policy matrix on 5 ranks", "[loopback]") { policyMatrix(5); }
+TEST_CASE("loopback all-reduce policy matrix on 6 ranks", "[loopback]") { policyMatrix(6); }
 TEST_CASE("loopback all-reduce policy matrix on 8 ranks", "[loopback]") { policyMatrix(8); }
 TEST_CASE("loopback all-reduce policy matrix on 11 ranks", "[loopback]") { policyMatrix(11); }
 TEST_CASE("loopback all-reduce policy matrix on 16 ranks", "[loopback]") { policyMatrix(16); }
