@@ -7,10 +7,14 @@
 # Scenarios (sv_fault_test under `mpirun --enable-recovery`, 3 s timeout,
 # victim rank 1, exactly as ctest -L faults runs them): kill and stop, at
 # P = 4 and 6, small calls (direct messages at 4 ranks, the log-round
-# all-gather at 6) and pipelined calls of 8-16 MB. Then two baselines
-# without signvote (tests/faults/finalize_race.c, P = 4): Open MPI's own
-# MPI_Finalize after a SIGKILLed rank, with its final fence and with
-# --mca async_mpi_finalize 1, to show what the launcher does by itself.
+# all-gather at 6) and pipelined calls of 8-16 MB; then the other fault
+# tests of ctest -L faults: kill and stop at P = 8, abort at P = 4 (mixed
+# sizes), ranks that disagree on the count at P = 2 and 6. Then baselines
+# that show what the launcher does by itself, in the same run: the kill at
+# P = 4 with SV_MPI_FINALIZE_FENCE=keep (signvote leaves Open MPI's final
+# fence alone: the behaviour before the fix), and without signvote
+# (tests/faults/finalize_race.c, P = 4) with Open MPI's fence and with
+# --mca async_mpi_finalize 1.
 #
 # A run is
 #   clean  every survivor printed PASS (failed in time, named the victim,
@@ -34,7 +38,8 @@ ft="$build/tests/faults/sv_fault_test"
 race="$build/tests/faults/sv_finalize_race"
 
 all="kill-np4-small kill-np4-large kill-np6-small kill-np6-large stop-np4-small stop-np4-large stop-np6-small
-     stop-np6-large mpi-only-kill-np4 mpi-only-kill-np4-async"
+     stop-np6-large kill-np8-small stop-np8-small abort-np4-mixed mismatch-np2-mixed mismatch-np6-mixed
+     kill-np4-mixed-keepfence mpi-only-kill-np4 mpi-only-kill-np4-async"
 scenarios="${SCENARIOS:-$all}"
 
 echo "stress_faults: $n runs per scenario, limit ${limit} s; $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores"
@@ -57,12 +62,16 @@ for sc in $scenarios; do
       cmd=(bash "$root/scripts/mpirun.sh" --enable-recovery "${extra[@]}" -np $np "$race")
       want=$((np - 1)) ;;
     *)
-      IFS=- read -r mode npn size <<<"$sc"
+      IFS=- read -r mode npn size variant <<<"$sc"
       np="${npn#np}"
+      sizes=()
+      [ "$size" != mixed ] && sizes=("--$size")
       cmd=(bash "$root/tests/faults/run_fault_test.sh" mpirun "$np" "$ft" --mode="$mode" --victim=1 --timeout=3
-           "--$size")
-      want=$((np - 1)) ;;
+           ${sizes[@]+"${sizes[@]}"})
+      want=$((np - 1))
+      [ "$mode" = mismatch ] && want=$np ;;
   esac
+  if [[ "$sc" == *-keepfence ]]; then export SV_MPI_FINALIZE_FENCE=keep; else unset SV_MPI_FINALIZE_FENCE; fi
   for i in $(seq 1 "$n"); do
     log="$(mktemp)"
     t0=$(date +%s.%N)
@@ -87,11 +96,12 @@ for sc in $scenarios; do
     if [ $kind != clean ]; then cp "$log" "$logdir/$sc-$i-$kind.log"; fi
     rm -f "$log"
   done
-  case "$sc" in mpi-only-*) ;; *) total_bad=$((total_bad + hung + late + failed)) ;; esac
+  case "$sc" in mpi-only-* | *-keepfence) ;; *) total_bad=$((total_bad + hung + late + failed)) ;; esac
   printf '%-26s %5d %5d %5d %5d %6d   %-27s %s\n' "$sc" "$n" $clean $hung $late $failed "$(stats <"$errtimes")" \
     "$(stats <"$walls" | cut -d/ -f2,3)"
   rm -f "$errtimes" "$walls"
 done
 echo "stress_faults: logs of the runs that were not clean in $logdir"
 # The signvote scenarios must all be clean; the baselines only inform.
+unset SV_MPI_FINALIZE_FENCE
 [ "$total_bad" -eq 0 ]

@@ -39,12 +39,13 @@ class Waiter {
  private:
   using Clock = std::chrono::steady_clock;
   svResult_t timedOut(Request* req, Request* const* inflight, int ninflight, bool* done);
+  svResult_t readNotices();  // answers probes; fails once a peer failed this call
   svResult_t peerFailed();
   svComm* comm_;
   const char* where_;
   double timeout_;
   Clock::time_point last_;
-  std::vector<char> heard_;  // per rank: a notice came from it during this call
+  std::vector<char> heard_;  // per rank: a notice came from it during this call (made when first read)
 };
 
 // Marks comm failed with the error just raised (the calling thread's last
