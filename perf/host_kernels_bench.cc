@@ -3,7 +3,7 @@
 // and unpack, single thread, each beside memcpy of the same number of bytes
 // measured in the same run. Not a test: it checks nothing and prints a table.
 //
-//   sv_host_kernels_bench [--n=ELEMENTS] [--reps=R] [--ranks=4,8]
+//   sv_host_kernels_bench [--n=ELEMENTS] [--reps=R] [--ranks=4,8] [--isa=all|active|generic,sse2,...]
 //
 //   pack    n elements of each datatype -> ceil(n/64) groups of 1 or 2 words
 //           (1 plane: the default policies; 2: SV_ZERO_ABSTAIN).
@@ -33,6 +33,7 @@
 
 #include "bitlogic.h"
 #include "datatype.h"
+#include "host_isa.h"
 #include "host_kernels.h"
 
 namespace {
@@ -126,10 +127,11 @@ struct Memcpy {
   }
 };
 
-void printRow(const char* kernel, const char* dtype, const char* planes, const Timing& t, size_t bytes) {
+void printRow(const char* kernel, const char* isa, const char* dtype, const char* planes, const Timing& t,
+              size_t bytes) {
   const double gbps = bytes / t.kernel / 1e9, memcpyGbps = bytes / t.baseline / 1e9;
-  printf("%-7s %-5s %-12s %10.3f %9.2f %9.2f %7.2f\n", kernel, dtype, planes, t.kernel * 1e3, gbps, memcpyGbps,
-         t.ratio);
+  printf("%-7s %-7s %-5s %-12s %10.3f %9.2f %9.2f %7.2f\n", kernel, isa, dtype, planes, t.kernel * 1e3, gbps,
+         memcpyGbps, t.ratio);
   fflush(stdout);
 }
 
@@ -150,12 +152,33 @@ int main(int argc, char** argv) {
   size_t n = size_t(1) << 25;  // 32M elements
   int reps = 9;
   std::vector<int> ranks = {4, 8};
+  std::vector<sv::host::Isa> isas = sv::host::availableIsas();
   for (int i = 1; i < argc; ++i) {
     if (!strncmp(argv[i], "--n=", 4)) n = strtoull(argv[i] + 4, nullptr, 0);
     else if (!strncmp(argv[i], "--reps=", 7)) reps = std::max(1, atoi(argv[i] + 7));
     else if (!strncmp(argv[i], "--ranks=", 8)) ranks = parseList(argv[i] + 8);
-    else {
-      fprintf(stderr, "usage: %s [--n=ELEMENTS] [--reps=R] [--ranks=4,8]\n", argv[0]);
+    else if (!strcmp(argv[i], "--isa=all")) isas = sv::host::availableIsas();
+    else if (!strcmp(argv[i], "--isa=active")) isas = {sv::host::activeIsa()};
+    else if (!strncmp(argv[i], "--isa=", 6)) {
+      isas.clear();
+      for (const char* p = argv[i] + 6; *p;) {
+        const char* c = strchr(p, ',');
+        const std::string name = c ? std::string(p, c) : std::string(p);
+        bool found = false;
+        for (sv::host::Isa h : sv::host::availableIsas())
+          if (name == sv::host::isaName(h)) {
+            isas.push_back(h);
+            found = true;
+          }
+        if (!found) {
+          fprintf(stderr, "--isa: %s is not available here\n", name.c_str());
+          return 2;
+        }
+        if (c == nullptr) break;
+        p = c + 1;
+      }
+    } else {
+      fprintf(stderr, "usage: %s [--n=ELEMENTS] [--reps=R] [--ranks=4,8] [--isa=all|active|NAME,...]\n", argv[0]);
       return strcmp(argv[i], "--help") ? 2 : 0;
     }
   }
@@ -173,36 +196,44 @@ int main(int argc, char** argv) {
   const Memcpy mc{copySrc, copyDst};
 
   printf("# signvote host kernels: n = %zu elements, median of %d repetitions, 1 thread\n", n, reps);
-#if defined(__SSE2__)  // as src/host_simd.h decides
-  printf("# SSE2 path for 16-, 32- and 64-bit elements (src/host_simd.h)\n");
-#else
-  printf("# generic (no SSE2) path\n");
-#endif
+  std::string have;
+  for (sv::host::Isa h : sv::host::availableIsas()) have += std::string(" ") + sv::host::isaName(h);
+  printf("# ISAs on this CPU and build:%s; the library would use %s\n", have.c_str(),
+         sv::host::isaName(sv::host::activeIsa()));
   printf("# GB/s = n x element size / time (vote: 4n fp32-equivalent bytes); ratio = median of paired (kernel GB/s / memcpy GB/s)\n");
-  printf("%-7s %-5s %-12s %10s %9s %9s %7s\n", "kernel", "dtype", "planes", "ms", "GB/s", "memcpy", "ratio");
+  printf("%-7s %-7s %-5s %-12s %10s %9s %9s %7s\n", "kernel", "isa", "dtype", "planes", "ms", "GB/s", "memcpy",
+         "ratio");
 
+  const sv::host::Isa chosen = sv::host::activeIsa();
   for (const Dtype& d : kDtypes) {
     fillGradient(elems, n, d.dt, 42);
     const size_t bytes = n * d.size;
-    for (int planes = 1; planes <= 2; ++planes) {
-      const auto t = timePair(
-          reps, [&] { gSink = gSink + sv::host::pack(elems, n, d.dt, planes, bits); }, mc.of(bytes));
-      printRow("pack", d.name, planes == 1 ? "1 (default)" : "2 (abstain)", t, bytes);
+    for (sv::host::Isa isa : isas) {
+      sv::host::setIsa(isa);
+      for (int planes = 1; planes <= 2; ++planes) {
+        const auto t = timePair(
+            reps, [&] { gSink = gSink + sv::host::pack(elems, n, d.dt, planes, bits); }, mc.of(bytes));
+        printRow("pack", sv::host::isaName(isa), d.name, planes == 1 ? "1 (default)" : "2 (abstain)", t, bytes);
+      }
     }
     // Unpack the bits just packed (2 planes: sign + voting as sign + nonzero).
     const sv::OutputBits ob = sv::outputBits(d.dt, 1.0);
-    for (int planes = 1; planes <= 2; ++planes) {
-      sv::host::pack(elems, n, d.dt, planes, bits);
-      const auto t = timePair(
-          reps,
-          [&] {
-            sv::host::unpack(bits, planes, n, d.dt, ob, other);
-            gSink = gSink + static_cast<unsigned char>(other[bytes / 3]);
-          },
-          mc.of(bytes));
-      printRow("unpack", d.name, planes == 1 ? "1 (default)" : "2 (tie zero)", t, bytes);
+    for (sv::host::Isa isa : isas) {
+      sv::host::setIsa(isa);
+      for (int planes = 1; planes <= 2; ++planes) {
+        sv::host::pack(elems, n, d.dt, planes, bits);
+        const auto t = timePair(
+            reps,
+            [&] {
+              sv::host::unpack(bits, planes, n, d.dt, ob, other);
+              gSink = gSink + static_cast<unsigned char>(other[bytes / 3]);
+            },
+            mc.of(bytes));
+        printRow("unpack", sv::host::isaName(isa), d.name, planes == 1 ? "1 (default)" : "2 (tie zero)", t, bytes);
+      }
     }
   }
+  sv::host::setIsa(chosen);
 
   // Vote: one rank's share of the all-to-all, P inputs of segWords words.
   std::mt19937_64 rng(7);
@@ -238,7 +269,7 @@ int main(int argc, char** argv) {
           mc.of(std::min(eqBytes, n * 8)));
       char kernel[16];
       snprintf(kernel, sizeof(kernel), "vote%d", P);
-      printRow(kernel, "bits", c.name, t, eqBytes);
+      printRow(kernel, "-", "bits", c.name, t, eqBytes);
     }
   }
   free(bits);

@@ -1,104 +1,227 @@
 // SPDX-License-Identifier: MIT
+// The host kernels: the generic and SSE2 forms (host_loops.h stamped out
+// twice), the choice of ISA (host_isa.h), and the entry points that
+// dispatch to it. vote and countNans are one form for every ISA: the vote
+// reads 1/32 of what pack reads and is far from being the bottleneck.
 #include "host_kernels.h"
 
-#include <type_traits>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
 
+#include <atomic>
+#include <mutex>
+
+#include "debug.h"
+#include "host_isa.h"
 #include "host_simd.h"
 
 namespace sv {
 namespace host {
+
+// ---- generic: bitlogic.h's predicates one element at a time ----------------
+namespace generic {
+template <typename K, bool kVoting, typename U>
+inline uint64_t packFull(const U* x, uint64_t* voting, uint64_t* nanBits) {
+  uint64_t s = 0, v = 0, nan = 0;
+  for (int j = 0; j < 64; ++j) {
+    const U u = x[j];
+    s |= static_cast<uint64_t>(!isNegative<U, K>(u)) << j;
+    nan |= static_cast<uint64_t>(isNan<U, K>(u)) << j;
+    if (kVoting) v |= static_cast<uint64_t>(isVoting<U, K>(u)) << j;
+  }
+  if (kVoting) *voting = v;
+  *nanBits = nan;
+  return s;
+}
+template <bool kZero, bool kStream, typename U>
+inline void unpackFull(uint64_t sign, uint64_t nonzero, U pos, U neg, U* out) {
+  if (kZero) unpackWord<U>(sign, nonzero, pos, neg, out, kWordBits);
+  else unpackSignWord64<U>(sign, pos, neg, out);
+}
+constexpr bool kCanStream = false;
+inline void streamFence() {}
+}  // namespace generic
+}  // namespace host
+}  // namespace sv
+#define SV_ISA_TARGET
+#define SV_ISA_NS generic
+#include "host_loops.h"
+#undef SV_ISA_NS
+namespace sv {
+namespace host {
+
+// ---- sse2: host_simd.h ------------------------------------------------------
+#if defined(SV_HAVE_SSE2)
+namespace sse2 {
+template <typename U, typename K> struct Lanes;
+template <typename K> struct Lanes<uint16_t, K> { using type = Lanes16<K>; };
+template <typename K> struct Lanes<uint32_t, K> { using type = Lanes32<K>; };
+template <typename K> struct Lanes<uint64_t, K> { using type = Lanes64; };
+template <typename K, bool kVoting, typename U>
+inline uint64_t packFull(const U* x, uint64_t* voting, uint64_t* nanBits) {
+  return packWord64Simd<typename Lanes<U, K>::type, kVoting>(x, voting, nanBits);
+}
+// Unpack needs only the width: any encoding of that width has the same lanes.
+template <bool kZero, bool kStream, typename U>
+inline void unpackFull(uint64_t sign, uint64_t nonzero, U pos, U neg, U* out) {
+  unpackWord64Simd<typename Lanes<U, FloatBits<U>>::type, kZero>(sign, nonzero, pos, neg, out);
+}
+constexpr bool kCanStream = false;
+inline void streamFence() {}
+}  // namespace sse2
+}  // namespace host
+}  // namespace sv
+#define SV_ISA_NS sse2
+#include "host_loops.h"
+#undef SV_ISA_NS
+namespace sv {
+namespace host {
+#endif
+#undef SV_ISA_TARGET
+
+const KernelTable* genericKernels() { return &generic::kTable; }
+const KernelTable* sse2Kernels() {
+#if defined(SV_HAVE_SSE2)
+  return &sse2::kTable;
+#else
+  return nullptr;
+#endif
+}
+
+// ---- choosing the ISA -------------------------------------------------------
 namespace {
 
-// The SSE2 lanes for an element encoding; void where the generic form runs.
-template <typename U, typename K> struct LanesOf { using type = void; };
-#if defined(SV_HAVE_SSE2)
-template <typename K> struct LanesOf<uint32_t, K> { using type = Lanes32<K>; };
-template <typename K> struct LanesOf<uint16_t, K> { using type = Lanes16<K>; };
-template <typename K> struct LanesOf<uint64_t, K> { using type = Lanes64; };
+const KernelTable* tableOf(Isa isa) {
+  switch (isa) {
+    case Isa::kGeneric: return genericKernels();
+    case Isa::kSse2: return sse2Kernels();
+    case Isa::kAvx2: return avx2Kernels();
+    case Isa::kAvx512: return avx512Kernels();
+  }
+  return nullptr;
+}
+
+bool cpuHas(Isa isa) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_cpu_init();
+  switch (isa) {
+    case Isa::kGeneric: return true;
+    case Isa::kSse2: return __builtin_cpu_supports("sse2");
+    case Isa::kAvx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+    case Isa::kAvx512:
+      return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+             __builtin_cpu_supports("popcnt");
+  }
+  return false;
+#else
+  return isa == Isa::kGeneric;
 #endif
-
-// Full words with SSE2 where available, else the generic form.
-template <typename U, typename K>
-inline uint64_t packFull(const U* x, int planes, uint64_t* voting, int* nanCount) {
-  using L = typename LanesOf<U, K>::type;
-  if constexpr (!std::is_void_v<L>) {
-    return planes == 1 ? packWord64Simd<L, false>(x, voting, nanCount) : packWord64Simd<L, true>(x, voting, nanCount);
-  } else {
-    if (planes == 1) return packSignWord64<U, K>(x, nanCount);
-    uint64_t s;
-    *nanCount += packWord<U, K>(x, kWordBits, &s, voting);
-    return s;
-  }
 }
 
-// Unpack needs only the width: any encoding of that width has the same lanes.
-template <typename U>
-inline void unpackFull(uint64_t sign, uint64_t nonzero, int planes, U pos, U neg, U* out) {
-  using L = typename LanesOf<U, FloatBits<U>>::type;
-  if constexpr (!std::is_void_v<L>) {
-    if (planes == 1) unpackWord64Simd<L, false>(sign, nonzero, pos, neg, out);
-    else unpackWord64Simd<L, true>(sign, nonzero, pos, neg, out);
-  } else {
-    if (planes == 1) unpackSignWord64<U>(sign, pos, neg, out);
-    else unpackWord<U>(sign, nonzero, pos, neg, out, kWordBits);
-  }
+std::atomic<const KernelTable*> gActive{nullptr};
+std::atomic<int> gActiveIsa{0};
+std::once_flag gChooseOnce;
+
+void choose() {
+  const std::vector<Isa> have = availableIsas();
+  const char* env = getenv("SV_HOST_ISA");
+  std::string warning;
+  const Isa isa = chooseIsa(env, have, &warning);
+  if (!warning.empty()) SV_WARN(-1, "%s", warning.c_str());
+  SV_INFO(-1, "host kernels: %s (%s)", isaName(isa),
+          isa != have.back() ? "SV_HOST_ISA" : "the best this CPU and build have");
+  gActiveIsa.store(static_cast<int>(isa));
+  gActive.store(tableOf(isa), std::memory_order_release);
 }
 
-template <typename U, typename K>
-uint64_t packT(const U* x, size_t n, int planes, uint64_t* out) {
-  const size_t full = n / kWordBits;
-  const int tail = static_cast<int>(n % kWordBits);
-  int nans = 0;
-  uint64_t total = 0;
-  uint64_t voting = 0;
-  for (size_t w = 0; w < full; ++w) {
-    out[w * planes] = packFull<U, K>(x + w * kWordBits, planes, &voting, &nans);
-    if (planes == 2) out[w * 2 + 1] = voting;
-    if (nans > (1 << 30)) { total += nans; nans = 0; }
+inline const KernelTable* active() {
+  const KernelTable* t = gActive.load(std::memory_order_acquire);
+  if (t == nullptr) {
+    std::call_once(gChooseOnce, choose);
+    t = gActive.load(std::memory_order_acquire);
   }
-  total += static_cast<uint64_t>(nans);
-  if (tail) {
-    uint64_t s;
-    total += packWord<U, K>(x + full * kWordBits, tail, &s, &voting);
-    out[full * planes] = s;
-    if (planes == 2) out[full * 2 + 1] = voting;
-  }
-  return total;
+  return t;
 }
 
+}  // namespace
+
+const char* isaName(Isa isa) {
+  switch (isa) {
+    case Isa::kGeneric: return "generic";
+    case Isa::kSse2: return "sse2";
+    case Isa::kAvx2: return "avx2";
+    case Isa::kAvx512: return "avx512";
+  }
+  return "?";
+}
+
+Isa chooseIsa(const char* env, const std::vector<Isa>& have, std::string* warning) {
+  const Isa best = have.empty() ? Isa::kGeneric : have.back();
+  if (env == nullptr || *env == '\0' || strcasecmp(env, "auto") == 0) return best;
+  for (Isa i : {Isa::kGeneric, Isa::kSse2, Isa::kAvx2, Isa::kAvx512}) {
+    if (strcasecmp(env, isaName(i)) != 0) continue;
+    for (Isa h : have)
+      if (h == i) return i;
+    if (warning != nullptr)
+      *warning = std::string("SV_HOST_ISA=") + isaName(i) + ": not available on this CPU or in this build; using " +
+                 isaName(best);
+    return best;
+  }
+  if (warning != nullptr) {
+    char shown[36], line[160];
+    size_t k = 0;
+    for (; env[k] != '\0' && k + 1 < sizeof shown; ++k) shown[k] = (env[k] >= 0x20 && env[k] < 0x7f) ? env[k] : '?';
+    shown[k] = '\0';
+    snprintf(line, sizeof line, "SV_HOST_ISA=%s: not one of generic, sse2, avx2, avx512, auto; using %s", shown,
+             isaName(best));
+    *warning = line;
+  }
+  return best;
+}
+
+std::vector<Isa> availableIsas() {
+  std::vector<Isa> v;
+  for (Isa i : {Isa::kGeneric, Isa::kSse2, Isa::kAvx2, Isa::kAvx512})
+    if (tableOf(i) != nullptr && cpuHas(i)) v.push_back(i);
+  return v;
+}
+
+Isa activeIsa() {
+  active();
+  return static_cast<Isa>(gActiveIsa.load());
+}
+
+bool setIsa(Isa isa) {
+  active();  // the first choice (and its log line) happens once
+  for (Isa h : availableIsas())
+    if (h == isa) {
+      gActiveIsa.store(static_cast<int>(isa));
+      gActive.store(tableOf(isa), std::memory_order_release);
+      return true;
+    }
+  return false;
+}
+
+// ---- entry points -----------------------------------------------------------
+uint64_t pack(const void* x, size_t n, svDataType_t dt, int planes, uint64_t* out) {
+  return active()->pack(x, n, dt, planes, out);
+}
+
+void unpack(const uint64_t* in, int planes, size_t n, svDataType_t dt, const OutputBits& bits, void* out) {
+  active()->unpack(in, planes, n, dt, bits, out);
+}
+
+namespace {
 template <typename U, typename K>
 uint64_t countNansT(const U* x, size_t n) {
   uint64_t c = 0;
   for (size_t i = 0; i < n; ++i) c += isNan<U, K>(x[i]);
   return c;
 }
-
-template <typename U>
-void unpackT(const uint64_t* in, int planes, size_t n, const OutputBits& bits, U* out) {
-  const size_t full = n / kWordBits;
-  const int tail = static_cast<int>(n % kWordBits);
-  const U pos = static_cast<U>(bits.pos), neg = static_cast<U>(bits.neg);
-  for (size_t w = 0; w < full; ++w) {
-    const uint64_t nonzero = planes == 2 ? in[2 * w + 1] : ~0ull;
-    unpackFull<U>(in[w * planes], nonzero, planes, pos, neg, out + w * kWordBits);
-  }
-  if (tail) {
-    const uint64_t nonzero = planes == 2 ? in[2 * full + 1] : ~0ull;
-    unpackWord<U>(in[full * planes], nonzero, pos, neg, out + full * kWordBits, tail);
-  }
-}
-
 }  // namespace
-
-uint64_t pack(const void* x, size_t n, svDataType_t dt, int planes, uint64_t* out) {
-  switch (dt) {
-    case svFloat16: return packT<uint16_t, FloatBits<uint16_t>>(static_cast<const uint16_t*>(x), n, planes, out);
-    case svBfloat16: return packT<uint16_t, Bf16Bits>(static_cast<const uint16_t*>(x), n, planes, out);
-    case svFloat32: return packT<uint32_t, FloatBits<uint32_t>>(static_cast<const uint32_t*>(x), n, planes, out);
-    case svFloat64: return packT<uint64_t, FloatBits<uint64_t>>(static_cast<const uint64_t*>(x), n, planes, out);
-  }
-  return 0;
-}
 
 uint64_t countNans(const void* x, size_t n, svDataType_t dt) {
   switch (dt) {
@@ -114,15 +237,6 @@ void vote(const uint64_t* in, size_t rankStride, size_t words, const VoteParams&
           uint64_t* out) {
   for (size_t w = 0; w < words; ++w)
     voteWord(in + w * p.inPlanes, rankStride, p, firstWord + w, out + w * p.outPlanes);
-}
-
-void unpack(const uint64_t* in, int planes, size_t n, svDataType_t dt, const OutputBits& bits, void* out) {
-  switch (dt) {
-    case svFloat16:
-    case svBfloat16: unpackT<uint16_t>(in, planes, n, bits, static_cast<uint16_t*>(out)); break;
-    case svFloat32: unpackT<uint32_t>(in, planes, n, bits, static_cast<uint32_t*>(out)); break;
-    case svFloat64: unpackT<uint64_t>(in, planes, n, bits, static_cast<uint64_t*>(out)); break;
-  }
 }
 
 }  // namespace host

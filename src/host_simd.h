@@ -2,7 +2,9 @@
 // SSE2 forms of bitlogic.h's full-word pack and unpack for the host: the
 // same predicates (isNegative, isVoting, isNan) on 2, 4 or 8 lanes, with
 // movemask gathering the bits the generic loop assembles one shift at a time.
-// Tested bit for bit against the generic form (tests/unit).
+// The baseline of every x86-64 CPU; the wider forms are in
+// host_kernels_avx2.cc and host_kernels_avx512.cc (host_isa.h). Tested bit
+// for bit against the generic form (tests/unit).
 #pragma once
 
 #include "bitlogic.h"
@@ -128,9 +130,9 @@ struct Lanes64 {
   static constexpr int kLanes = 2;
 };
 
-// 64 elements: sign plane returned; voting plane (if kVoting) and NaN count out.
+// 64 elements: sign plane returned; voting plane (if kVoting) and NaN bits out.
 template <typename L, bool kVoting>
-inline uint64_t packWord64Simd(const typename L::U* x, uint64_t* voting, int* nanCount) {
+inline uint64_t packWord64Simd(const typename L::U* x, uint64_t* voting, uint64_t* nanBits) {
   uint64_t neg = 0, nan = 0, vote = 0;
   for (int j = 0; j < 64; j += L::kStep) {
     const StepBits s = L::template step<kVoting>(x + j);
@@ -139,7 +141,7 @@ inline uint64_t packWord64Simd(const typename L::U* x, uint64_t* voting, int* na
     if (kVoting) vote |= static_cast<uint64_t>(s.vote) << j;
   }
   if (kVoting) *voting = vote;
-  *nanCount += popcount64(nan);
+  *nanBits = nan;
   return ~neg;
 }
 

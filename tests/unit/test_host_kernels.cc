@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 // host::pack / countNans / vote / unpack over element ranges with tails,
-// both plane counts, every datatype, against per-element references. Output
-// past the range must stay untouched.
+// both plane counts, every datatype, against per-element references, with
+// every instruction set this CPU has (host_isa.h). Output past the range must
+// stay untouched.
 #include <catch2/catch.hpp>
 
 #include <vector>
 
 #include "bitlogic.h"
+#include "host_isa.h"
 #include "host_kernels.h"
 #include "unit_reference.h"
 
@@ -32,9 +34,19 @@ struct ElemBuf {
   std::vector<uint64_t> store;
 };
 
+// Runs the kernels with one ISA for a scope, then restores the one in use.
+struct IsaScope {
+  explicit IsaScope(sv::host::Isa isa) : saved(sv::host::activeIsa()) { REQUIRE(sv::host::setIsa(isa)); }
+  ~IsaScope() { sv::host::setIsa(saved); }
+  sv::host::Isa saved;
+};
+
 }  // namespace
 
 TEST_CASE("host::pack equals the per-element reference over ranges with tails", "[host]") {
+  const sv::host::Isa isa = GENERATE(from_range(sv::host::availableIsas()));
+  IsaScope scope(isa);
+  INFO("ISA " << sv::host::isaName(isa));
   ref::Rng rng(101);
   for (svDataType_t dt : kTypes) {
     const ref::Format f = ref::formatOf(dt);
@@ -85,6 +97,9 @@ TEST_CASE("host::pack equals the per-element reference over ranges with tails", 
 }
 
 TEST_CASE("host::pack counts NaNs of every kind on large inputs", "[host]") {
+  const sv::host::Isa isa = GENERATE(from_range(sv::host::availableIsas()));
+  IsaScope scope(isa);
+  INFO("ISA " << sv::host::isaName(isa));
   ref::Rng rng(102);
   for (svDataType_t dt : kTypes) {
     const ref::Format f = ref::formatOf(dt);
@@ -108,6 +123,9 @@ TEST_CASE("host::pack counts NaNs of every kind on large inputs", "[host]") {
 }
 
 TEST_CASE("host::unpack equals the per-element reference over ranges with tails", "[host]") {
+  const sv::host::Isa isa = GENERATE(from_range(sv::host::availableIsas()));
+  IsaScope scope(isa);
+  INFO("ISA " << sv::host::isaName(isa));
   ref::Rng rng(103);
   for (svDataType_t dt : kTypes) {
     const ref::Format f = ref::formatOf(dt);
@@ -194,6 +212,9 @@ TEST_CASE("host::vote over word ranges equals per-bit counting with the global w
 }
 
 TEST_CASE("host::pack then host::unpack gives the sign vote of every element", "[host]") {
+  const sv::host::Isa isa = GENERATE(from_range(sv::host::availableIsas()));
+  IsaScope scope(isa);
+  INFO("ISA " << sv::host::isaName(isa));
   ref::Rng rng(105);
   for (svDataType_t dt : kTypes) {
     const ref::Format f = ref::formatOf(dt);
