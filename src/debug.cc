@@ -1,4 +1,6 @@
 // SPDX-License-Identifier: MIT
+// SV_DEBUG logging. Knows nothing of communicators, so the kernels (and the
+// fuzz targets that compile them alone) can log without the engine.
 #include "debug.h"
 
 #include <stdarg.h>
@@ -11,12 +13,8 @@
 
 #include <mutex>
 
-#include "comm.h"
-
 namespace sv {
 namespace {
-
-thread_local char tlsLastError[kErrorLineMax] = "";
 
 FILE* logFile = stderr;
 LogLevel level = kLogNone;
@@ -79,20 +77,5 @@ void log(LogLevel lvl, int rank, const char* fmt, ...) {
             (long)syscall(SYS_gettid), names[lvl], msg);
   fflush(logFile);
 }
-
-svResult_t setError(svComm* comm, svResult_t code, const char* where,
-                    const char* fmt, ...) {
-  char msg[kErrorLineMax - 128];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(msg, sizeof(msg), fmt, ap);
-  va_end(ap);
-  snprintf(tlsLastError, sizeof(tlsLastError), "%.40s: %s (%.60s)", where, msg, svGetErrorString(code));
-  if (comm != nullptr) commSetLastError(comm, tlsLastError);
-  SV_WARN(comm ? comm->rank : -1, "%s", tlsLastError);
-  return code;
-}
-
-const char* threadLastError() { return tlsLastError; }
 
 }  // namespace sv

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// Logging in the manner of NCCL_DEBUG, and the one-line last error.
+// Logging in the manner of NCCL_DEBUG (debug.cc), and the one-line last
+// error (error.cc).
 #pragma once
 
 #include <stddef.h>
