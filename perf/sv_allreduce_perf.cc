@@ -18,6 +18,15 @@
 // algbw = size / time and busbw = algbw * 2(P-1)/P, with size the bytes of
 // the user buffer (count * sizeof(type)), exactly as all_reduce_perf defines
 // them, so a vote's row compares directly with an fp32 all-reduce's row.
+//
+// Output as nccl-tests 2.19: each row has its 13 columns (21 with -I 1, the
+// per-iteration i_min/i_max/i_p99/i_cv% after each placement); the
+// baselines and the --link bound go to a table of '#' lines after the
+// footer, so parsers of nccl-tests' table keep reading ours. -J file.json
+// writes nccl-tests' JSON (version 3: config, devices, results with
+// out_of_place/in_place and, with -I, *_per_iter), plus a "baselines" and a
+// "bound" object per result.
+#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,12 +34,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "bitlogic.h"
+#include "json_writer.h"
 #include "signvote_mpi.h"
 
 #if defined(SV_PERF_WITH_DEVICE)
@@ -63,6 +75,9 @@ struct Options {
   double linkBitsPerSec = 0;  // --link: print the lower bound max(W, M)
   int device = 0;             // --device 1 / -G: device buffers, device communicator
   std::string transport = "nccl";  // --transport nccl|mpi (device mode)
+  std::string jsonPath;            // -J: nccl-tests' JSON output
+  int perIter = 0;                 // -I 1: per-iteration times and their statistics
+  int perIterSkip = 0;             // -K n: leave the first n iterations out of those statistics
 };
 
 int rank_ = 0, nranks_ = 1;
@@ -120,6 +135,9 @@ void usage(const char* prog) {
         "\t[-c,--check <0/1>] [-d,--datatype <float|half|bfloat16|double>] [-o,--op <vote>]\n"
         "\t[-a,--average <0/1/2/3> report average iteration time <0=RANK0/1=AVG/2=MIN/3=MAX>]\n"
         "\t[-z,--blocking <0/1>] [-G,--cudagraph <num>] (N > 0: device mode, timed loop as a CUDA graph launched N times)\n"
+        "\t[-J,--output_file <file.json>] nccl-tests' JSON (rank 0 writes it; an existing file is kept, .0, .1... added)\n"
+        "\t[-I,--per_iter_timing <0/1>] time every iteration: i_min, i_max, i_p99, i_cv%% of the max over ranks\n"
+        "\t[-K,--per_iter_skip <n>] leave the first n iterations out of those statistics\n"
         "\t[--device <0/1>] device buffers on a device communicator (CUDA+NCCL builds)\n"
         "\t[--transport nccl|mpi] the device communicator's transport (default nccl)\n"
         "\t[--baseline mpi|gloo|allgather|ps|nccl[,...]] fp32 MPI_Allreduce sum; fp32 Gloo ring all-reduce\n"
@@ -144,10 +162,11 @@ Options parseArgs(int argc, char** argv) {
       {"baseline", required_argument, 0, 1000}, {"tie", required_argument, 0, 1001},
       {"zero", required_argument, 0, 1002}, {"algo", required_argument, 0, 1003},
       {"link", required_argument, 0, 1004}, {"device", required_argument, 0, 1005},
-      {"transport", required_argument, 0, 1006},
+      {"transport", required_argument, 0, 1006}, {"output_file", required_argument, 0, 'J'},
+      {"per_iter_timing", required_argument, 0, 'I'}, {"per_iter_skip", required_argument, 0, 'K'},
       {"help", no_argument, 0, 'h'}, {}};
   int c, idx;
-  while ((c = getopt_long(argc, argv, "b:e:i:f:n:w:c:o:d:z:G:a:t:g:m:h", longopts, &idx)) != -1) {
+  while ((c = getopt_long(argc, argv, "b:e:i:f:n:w:c:o:d:z:G:a:t:g:m:J:I:K:h", longopts, &idx)) != -1) {
     switch (c) {
       case 'b': { double v = parseSize(optarg); if (v < 0) die("invalid size for -b: %s", optarg); o.minBytes = (size_t)v; break; }
       case 'e': { double v = parseSize(optarg); if (v < 0) die("invalid size for -e: %s", optarg); o.maxBytes = (size_t)v; break; }
@@ -159,6 +178,9 @@ Options parseArgs(int argc, char** argv) {
       case 'a': o.average = atoi(optarg); break;
       case 'z': o.blocking = atoi(optarg); break;
       case 'G': o.graph = atoi(optarg); break;
+      case 'J': o.jsonPath = optarg; break;
+      case 'I': o.perIter = atoi(optarg); break;
+      case 'K': o.perIterSkip = atoi(optarg); break;
       case 't': case 'g': case 'm':
         if (atoi(optarg) != 1) die("-t/-g/-m other than 1 are not supported (one rank per process): %s", optarg);
         break;
@@ -230,6 +252,11 @@ Options parseArgs(int argc, char** argv) {
   if (!o.device && std::find(o.baselines.begin(), o.baselines.end(), "nccl") != o.baselines.end())
     die("--baseline nccl needs --device 1%s", "");
   if (o.iters < 1) die("iters must be >= 1%s", "");
+  if (o.perIter != 0 && o.perIter != 1) die("-I takes 0 or 1, not %s", std::to_string(o.perIter).c_str());
+  if (o.perIter && o.graph > 0) die("-I 1 cannot time the iterations of a CUDA graph (-G)%s", "");
+  if (o.perIterSkip < 0 || o.perIterSkip >= o.iters)
+    die("-K must be at least 0 and below the iteration count (-n)%s", "");
+  if (o.perIterSkip && !o.perIter) die("-K needs -I 1%s", "");
   return o;
 }
 
@@ -385,13 +412,22 @@ struct GlooBaseline {
 };
 #endif
 
-template <typename F>
-double timeIt(const Options& o, F&& op) {
-  for (int i = 0; i < o.warmup; ++i) op();
-  MPI_Barrier(MPI_COMM_WORLD);
-  const double t0 = MPI_Wtime();
-  for (int i = 0; i < o.iters; ++i) op();
-  double t = (MPI_Wtime() - t0) / o.iters * 1e6;  // us per op, this rank
+// ---- Timing -------------------------------------------------------------------
+// us: the time per iteration as -a says (rank 0's, the mean, min or max over
+// ranks of each rank's mean). With -I 1 also each iteration's time on every
+// rank (rank 0 holds them): iterUs[i] is the slowest rank's time of
+// iteration i, and stats summarise iterUs past the first -K iterations, as
+// nccl-tests' i_* columns do.
+struct IterStats {
+  double min = 0, max = 0, avg = 0, p50 = 0, p95 = 0, p99 = 0, stdev = 0, cvPct = 0;
+};
+struct Timing {
+  double us = 0;
+  std::vector<double> iterUs, rankUs;  // -I 1: iterations; ranks x iterations
+  IterStats stats;
+};
+
+double combineRanks(const Options& o, double t) {
   double r = t;
   switch (o.average) {
     case 0: MPI_Bcast(&r, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD); break;
@@ -400,6 +436,59 @@ double timeIt(const Options& o, F&& op) {
     default: MPI_Allreduce(&t, &r, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD); r /= nranks_; break;
   }
   return r;
+}
+
+IterStats iterStats(const std::vector<double>& times, int skip) {
+  std::vector<double> v(times.begin() + skip, times.end());
+  IterStats s;
+  if (v.empty()) return s;
+  std::sort(v.begin(), v.end());
+  const int n = (int)v.size();
+  auto pct = [&](int p) { return v[std::min(n - 1, (n * p + 99) / 100 - 1)]; };  // nccl-tests' index
+  s.min = v.front();
+  s.max = v.back();
+  s.p50 = v[n / 2];
+  s.p95 = pct(95);
+  s.p99 = pct(99);
+  double sum = 0, var = 0;
+  for (double x : v) sum += x;
+  s.avg = sum / n;
+  for (double x : v) var += (x - s.avg) * (x - s.avg);
+  s.stdev = sqrt(var / n);
+  s.cvPct = s.avg > 0 ? s.stdev / s.avg * 100 : 0;
+  return s;
+}
+
+// Rank 0 gathers every rank's per-iteration times (us).
+void gatherIterations(const Options& o, const std::vector<double>& mine, Timing& t) {
+  if (rank_ == 0) t.rankUs.resize((size_t)nranks_ * o.iters);
+  MPI_Gather(mine.data(), o.iters, MPI_DOUBLE, t.rankUs.data(), o.iters, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+  if (rank_ != 0) return;
+  t.iterUs.assign(o.iters, 0.0);
+  for (int r = 0; r < nranks_; ++r)
+    for (int i = 0; i < o.iters; ++i) t.iterUs[i] = std::max(t.iterUs[i], t.rankUs[(size_t)r * o.iters + i]);
+  t.stats = iterStats(t.iterUs, o.perIterSkip);
+}
+
+template <typename F>
+Timing timeIt(const Options& o, F&& op) {
+  for (int i = 0; i < o.warmup; ++i) op();
+  std::vector<double> mine(o.perIter ? o.iters : 0);
+  MPI_Barrier(MPI_COMM_WORLD);
+  const double t0 = MPI_Wtime();
+  for (int i = 0; i < o.iters; ++i) {
+    if (o.perIter) {
+      const double a = MPI_Wtime();
+      op();
+      mine[i] = (MPI_Wtime() - a) * 1e6;
+    } else {
+      op();
+    }
+  }
+  Timing t;
+  t.us = combineRanks(o, (MPI_Wtime() - t0) / o.iters * 1e6);  // us per op
+  if (o.perIter) gatherIterations(o, mine, t);
+  return t;
 }
 
 #if defined(SV_PERF_WITH_DEVICE)
@@ -416,8 +505,9 @@ cudaStream_t stream_ = nullptr;
 
 // nccl-tests' timing: enqueue the iterations, synchronise the stream once.
 // With -G N the timed loop is captured into a graph and launched N times.
+// -I 1: an event between iterations, each iteration's time from its pair.
 template <typename F>
-double timeDevice(const Options& o, F&& op) {
+Timing timeDevice(const Options& o, F&& op) {
   for (int i = 0; i < o.warmup; ++i) op();
   CUDA_PERF(cudaStreamSynchronize(stream_));
   cudaGraphExec_t exec = nullptr;
@@ -429,24 +519,35 @@ double timeDevice(const Options& o, F&& op) {
     CUDA_PERF(cudaGraphInstantiate(&exec, g, 0));
     CUDA_PERF(cudaGraphDestroy(g));
   }
+  std::vector<cudaEvent_t> ev(o.perIter ? o.iters + 1 : 0);
+  for (auto& e : ev) CUDA_PERF(cudaEventCreate(&e));
   MPI_Barrier(MPI_COMM_WORLD);
   const double t0 = MPI_Wtime();
   if (exec) {
     for (int k = 0; k < o.graph; ++k) CUDA_PERF(cudaGraphLaunch(exec, stream_));
   } else {
-    for (int i = 0; i < o.iters; ++i) op();
+    if (o.perIter) CUDA_PERF(cudaEventRecord(ev[0], stream_));
+    for (int i = 0; i < o.iters; ++i) {
+      op();
+      if (o.perIter) CUDA_PERF(cudaEventRecord(ev[i + 1], stream_));
+    }
   }
   CUDA_PERF(cudaStreamSynchronize(stream_));
   const int n = exec ? o.iters * o.graph : o.iters;
-  double t = (MPI_Wtime() - t0) / n * 1e6, r = t;
+  Timing t;
+  t.us = combineRanks(o, (MPI_Wtime() - t0) / n * 1e6);
   if (exec) CUDA_PERF(cudaGraphExecDestroy(exec));
-  switch (o.average) {
-    case 0: MPI_Bcast(&r, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD); break;
-    case 2: MPI_Allreduce(&t, &r, 1, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD); break;
-    case 3: MPI_Allreduce(&t, &r, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD); break;
-    default: MPI_Allreduce(&t, &r, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD); r /= nranks_; break;
+  if (o.perIter) {
+    std::vector<double> mine(o.iters);
+    for (int i = 0; i < o.iters; ++i) {
+      float ms = 0;
+      CUDA_PERF(cudaEventElapsedTime(&ms, ev[i], ev[i + 1]));
+      mine[i] = ms * 1e3;
+    }
+    for (auto& e : ev) CUDA_PERF(cudaEventDestroy(e));
+    gatherIterations(o, mine, t);
   }
-  return r;
+  return t;
 }
 
 ncclComm_t makeNcclComm() {
@@ -472,6 +573,34 @@ std::string fmt(double v, int width) {
   return s;
 }
 
+// -J: rank 0 creates the file, never overwriting one: an existing name gets
+// .0, .1, ... appended, as nccl-tests does.
+FILE* jsonFile_ = nullptr;
+FILE* openJson(const std::string& path) {
+  std::string tryPath = path;
+  for (int n = 0; n < 1000; ++n) {
+    jsonFile_ = fopen(tryPath.c_str(), "wx");
+    if (jsonFile_ != nullptr) {
+      printf("# Writing JSON output to %s\n", tryPath.c_str());
+      return jsonFile_;
+    }
+    if (errno != EEXIST) break;
+    tryPath = path + "." + std::to_string(n);
+  }
+  printf("# skipping json output; %s not accessible\n", tryPath.c_str());
+  return nullptr;
+}
+void closeJson() {
+  fputc('\n', jsonFile_);
+  fclose(jsonFile_);
+}
+std::string now() {
+  char buf[64];
+  time_t t = time(nullptr);
+  strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", localtime(&t));
+  return buf;
+}
+
 uint64_t hashBytes(const void* p, size_t n) {  // FNV-1a
   uint64_t h = 1469598103934665603ull;
   for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const unsigned char*>(p)[i]) * 1099511628211ull;
@@ -484,7 +613,23 @@ int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
   MPI_Comm_size(MPI_COMM_WORLD, &nranks_);
+  const std::vector<std::string> args(argv, argv + argc);  // before getopt permutes argv
   Options o = parseArgs(argc, argv);
+  JsonWriter json(rank_ == 0 && !o.jsonPath.empty() ? openJson(o.jsonPath) : nullptr);
+  if (json.active()) {
+    json.beginObject();  // closed after the footer
+    json.key("version"); json.integer(3);  // nccl-tests 2.19's JSON_FILE_VERSION
+    json.key("start_time"); json.string(now());
+    json.key("args"); json.beginList();
+    for (auto& a : args) json.string(a);
+    json.endList();
+    // The variables that change what is measured (nccl-tests writes them all).
+    json.key("env"); json.beginList();
+    for (char** e = environ; *e; ++e)
+      for (const char* prefix : {"SV_", "NCCL_", "OMPI_MCA_", "UCX_", "CUDA_VISIBLE_DEVICES"})
+        if (!strncmp(*e, prefix, strlen(prefix))) json.string(*e);
+    json.endList();
+  }
 
   svConfig_t cfg = SV_CONFIG_INITIALIZER;
   cfg.tiePolicy = o.tie;
@@ -527,6 +672,36 @@ int main(int argc, char** argv) {
   PRINT("# nThread 1 nGpus 1 minBytes %zu maxBytes %zu step: %zu(%s) warmup iters: %d iters: %d agg iters: 1 validation: %d graph: %d\n",
         o.minBytes, o.maxBytes, o.stepFactor > 1 ? o.stepFactor : o.stepBytes, o.stepFactor > 1 ? "factor" : "bytes",
         o.warmup, o.iters, o.check, o.graph);
+  if (o.perIter) {
+    PRINT("# Per-Iteration Report: %s timing; i_* uses max over ranks", o.device ? "CUDA event" : "host");
+    if (o.perIterSkip) PRINT("; summary skips first %d iterations", o.perIterSkip);
+    PRINT(" \n");
+  }
+  if (json.active()) {
+    json.key("signvote_version"); json.integer(version);
+    json.key("config"); json.beginObject();
+    json.key("nthreads"); json.integer(1);
+    json.key("ngpus"); json.integer(1);
+    json.key("minimum_bytes"); json.integer((long long)o.minBytes);
+    json.key("maximum_bytes"); json.integer((long long)o.maxBytes);
+    if (o.stepFactor > 1) { json.key("step_factor"); json.integer((long long)o.stepFactor); }
+    else { json.key("step_bytes"); json.integer((long long)o.stepBytes); }
+    json.key("warmup_iters"); json.integer(o.warmup);
+    json.key("iterations"); json.integer(o.iters);
+    json.key("aggregated_iterations"); json.integer(1);
+    json.key("validation"); json.integer(o.check);
+    json.key("graph"); json.integer(o.graph);
+    json.key("blocking_collectives"); json.boolean(o.blocking != 0);
+    json.key("per_iter_timing"); json.boolean(o.perIter != 0);
+    json.key("per_iter_skip"); json.integer(o.perIterSkip);
+    json.key("parallel_init"); json.boolean(false);
+    json.key("datatype"); json.string(typeName(o.type));
+    json.key("tie"); json.string(o.tie == SV_TIE_ZERO ? "zero" : o.tie == SV_TIE_RANDOM ? "random" : "positive");
+    json.key("zero"); json.string(o.zero == SV_ZERO_ABSTAIN ? "abstain" : "positive");
+    json.key("algo"); json.string(o.algo == SV_ALGO_ALLTOALL ? "alltoall" : o.algo == SV_ALGO_ALLGATHER ? "allgather" : "auto");
+    json.key("communicator"); json.string(o.device ? (o.transport == "mpi" ? "device (MPI)" : "device (NCCL)") : "host");
+    json.key("devices"); json.beginList();  // filled below, closed with config
+  }
   PRINT("#\n# signvote %d, %d ranks, %s communicators; redop vote; tie %s zero %s algo %s\n", version, nranks_,
         o.device ? (o.transport == "mpi" ? "device (MPI)" : "device (NCCL)") : "host",
         o.tie == SV_TIE_ZERO ? "zero" : o.tie == SV_TIE_RANDOM ? "random" : "positive",
@@ -556,26 +731,51 @@ int main(int argc, char** argv) {
         if (rank_ == 0) MPI_Recv(&dev, 1, MPI_INT, r, 9, MPI_COMM_WORLD, MPI_STATUS_IGNORE);
       }
       PRINT("#  Rank %2d Group  0 Pid %6d on %10s device %2d [%s]\n", r, pid, h, dev, dev < 0 ? "host CPU" : "cuda");
+      if (json.active()) {
+        json.beginObject();
+        json.key("rank"); json.integer(r);
+        json.key("group"); json.integer(0);
+        json.key("pid"); json.integer(pid);
+        json.key("hostname"); json.string(h);
+        json.key("device"); json.integer(dev);
+        json.key("device_hex"); json.string(dev < 0 ? "host CPU" : "cuda");
+        json.key("device_info"); json.string(dev < 0 ? "host CPU" : "cuda");
+        json.endObject();
+      }
     }
   }
-  std::string baseHeader, baseUnits;
-  for (auto& b : o.baselines) {
-    char h[64], u[64];
-    snprintf(h, sizeof(h), "  %13s  %7s", (b + "(us)").c_str(), "speedup");
-    snprintf(u, sizeof(u), "  %13s  %7s", "", "(x)");
-    baseHeader += h;
-    baseUnits += u;
-  }
-  if (o.linkBitsPerSec > 0) {
-    baseHeader += "     W(us)     M(us)  vs max(W,M)";
-    baseUnits += "                                (x)";
+  if (json.active()) {
+    json.endList();    // devices
+    json.endObject();  // config
   }
   PRINT("#\n");
-  PRINT("# %10s  %12s  %8s  %6s  %6s           out-of-place                       in-place          \n", "", "", "", "", "");
-  PRINT("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s%s\n", "size", "count", "type", "redop",
-        "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong", baseHeader.c_str());
-  PRINT("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s%s\n", "(B)", "(elements)", "", "", "",
-        "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "", baseUnits.c_str());
+  if (o.perIter) {
+    PRINT("# %10s  %12s  %8s  %6s  %6s              out-of-place (+ per-iteration)                                in-place (+ per-iteration)\n", "", "", "", "", "");
+    PRINT("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %6s  %7s  %7s  %7s  %7s  %7s  %6s  %6s  %6s  %7s  %7s  %7s  %7s\n",
+          "size", "count", "type", "redop", "root", "time", "algbw", "busbw", "#wrong", "i_min", "i_max", "i_p99",
+          "i_cv%", "time", "algbw", "busbw", "#wrong", "i_min", "i_max", "i_p99", "i_cv%");
+    PRINT("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %6s  %7s  %7s  %7s  %7s  %7s  %6s  %6s  %6s  %7s  %7s  %7s  %7s\n",
+          "(B)", "(elements)", "", "", "", "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(us)", "(us)", "(%)", "(us)",
+          "(GB/s)", "(GB/s)", "", "(us)", "(us)", "(us)", "(%)");
+  } else {
+    PRINT("# %10s  %12s  %8s  %6s  %6s           out-of-place                       in-place          \n", "", "", "", "", "");
+    PRINT("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s\n", "size", "count", "type", "redop",
+          "root", "time", "algbw", "busbw", "#wrong", "time", "algbw", "busbw", "#wrong");
+    PRINT("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s\n", "(B)", "(elements)", "", "", "",
+          "(us)", "(GB/s)", "(GB/s)", "", "(us)", "(GB/s)", "(GB/s)", "");
+  }
+  if (json.active()) {
+    json.key("results");
+    json.beginList();
+  }
+  // One row of the baseline table per size (printed after the footer).
+  struct BaselineRow {
+    size_t size;
+    double vote;
+    std::vector<double> times;
+    double w, m;
+  };
+  std::vector<BaselineRow> baselineRows;
 
   const size_t esz = typeSize(o.type);
   const size_t maxCount = std::max<size_t>(o.maxBytes / esz, 1);
@@ -656,7 +856,7 @@ int main(int argc, char** argv) {
     fillInput(in.data(), count, o.type, 0x5eed0000ull + 7919ull * rank_ + count);
     // Out of place.
     upload(in.data(), size, false);
-    double tOut = timeVote([&] { vote(in.data(), out.data(), count); });
+    const Timing tOut = timeVote([&] { vote(in.data(), out.data(), count); });
     // Wrong elements over all ranks of one fresh call from `src` into `dst`
     // (checked against the oracle, and every rank must hold the same bits).
     auto checkCall = [&](void* src, void* dst) {
@@ -674,7 +874,7 @@ int main(int argc, char** argv) {
     // identical inputs is itself); checked on a fresh copy.
     memcpy(inplace.data(), in.data(), size);
     upload(in.data(), size, true);
-    double tIn = timeVote([&] { vote(inplace.data(), inplace.data(), count); });
+    const Timing tIn = timeVote([&] { vote(inplace.data(), inplace.data(), count); });
     long long wrongIn = -1;
     if (o.check) {
       memcpy(inplace.data(), in.data(), size);
@@ -683,12 +883,15 @@ int main(int argc, char** argv) {
       totalWrong += wrongOut + wrongIn;
     }
     const double factor = nranks_ > 1 ? 2.0 * (nranks_ - 1) / nranks_ : 1.0;
-    const double algOut = size / tOut / 1e3, algIn = size / tIn / 1e3;  // GB/s
+    const double algOut = size / tOut.us / 1e3, algIn = size / tIn.us / 1e3;  // GB/s
     bwSum += algOut * factor + algIn * factor;
     bwCount += 2;
-    std::string base;
+    // The statistic the baseline table compares: the time column's, or with
+    // -I 1 the median iteration (nccl-tests' p50 of the max over ranks).
+    auto stat = [&](const Timing& t) { return o.perIter ? t.stats.p50 : t.us; };
+    BaselineRow row{size, stat(tOut), {}, 0, 0};
     for (auto& b : o.baselines) {
-      double tb = 0;
+      Timing tb;
 #if defined(SV_PERF_WITH_DEVICE)
       if (b == "nccl") {
         tb = timeDevice(o, [&] {
@@ -707,20 +910,15 @@ int main(int argc, char** argv) {
         tb = timeIt(o, [&] { sb.allgather(in.data(), ref.data(), count, o.type); });
       else
         tb = timeIt(o, [&] { sb.ps(in.data(), ref.data(), count, o.type); });
-      char cell[64];
-      snprintf(cell, sizeof(cell), "  %13s  %7s", fmt(tb, 13).c_str(), fmt(tb / tOut, 7).c_str());
-      base += cell;
+      row.times.push_back(stat(tb));
     }
     if (o.linkBitsPerSec > 0) {
       // W: the sign traffic each rank must send, at the link rate. M: every
       // rank at once reading its input and writing its output (memcpy).
-      const double w = factor * (count / 8.0) * 8.0 / o.linkBitsPerSec * 1e6;
-      const double m = timeIt(o, [&] { memcpy(ref.data(), in.data(), size); });
-      char cell[96];
-      snprintf(cell, sizeof(cell), "  %8s  %8s  %11s", fmt(w, 8).c_str(), fmt(m, 8).c_str(),
-               fmt(tOut / std::max(w, m), 11).c_str());
-      base += cell;
+      row.w = factor * (count / 8.0) * 8.0 / o.linkBitsPerSec * 1e6;
+      row.m = stat(timeIt(o, [&] { memcpy(ref.data(), in.data(), size); }));
     }
+    if (!o.baselines.empty() || o.linkBitsPerSec > 0) baselineRows.push_back(row);
     char wo[16], wi[16];
     if (o.check) {
       snprintf(wo, sizeof(wo), "%6g", (double)wrongOut);
@@ -729,9 +927,80 @@ int main(int argc, char** argv) {
       snprintf(wo, sizeof(wo), "   N/A");
       snprintf(wi, sizeof(wi), "   N/A");
     }
-    PRINT("%12zu  %12zu  %8s  %6s  %6d  %7s  %6s  %6s  %6s  %7s  %6s  %6s  %6s%s\n", size, count, typeName(o.type),
-          "vote", -1, fmt(tOut, 7).c_str(), fmt(algOut, 6).c_str(), fmt(algOut * factor, 6).c_str(), wo,
-          fmt(tIn, 7).c_str(), fmt(algIn, 6).c_str(), fmt(algIn * factor, 6).c_str(), wi, base.c_str());
+    auto iterCells = [&](const Timing& t) {
+      if (!o.perIter) return std::string();
+      return "  " + fmt(t.stats.min, 7) + "  " + fmt(t.stats.max, 7) + "  " + fmt(t.stats.p99, 7) + "  " +
+             fmt(t.stats.cvPct, 7);
+    };
+    PRINT("%12zu  %12zu  %8s  %6s  %6d  %7s  %6s  %6s  %6s%s  %7s  %6s  %6s  %6s%s\n", size, count, typeName(o.type),
+          "vote", -1, fmt(tOut.us, 7).c_str(), fmt(algOut, 6).c_str(), fmt(algOut * factor, 6).c_str(), wo,
+          iterCells(tOut).c_str(), fmt(tIn.us, 7).c_str(), fmt(algIn, 6).c_str(), fmt(algIn * factor, 6).c_str(), wi,
+          iterCells(tIn).c_str());
+    if (json.active()) {
+      json.beginObject();
+      json.key("size"); json.integer((long long)size);
+      json.key("count"); json.integer((long long)count);
+      json.key("type"); json.string(typeName(o.type));
+      json.key("redop"); json.string("vote");
+      json.key("root"); json.string("    -1");  // nccl-tests writes the %6i column
+      auto placement = [&](const char* name, const Timing& t, double alg, long long wrong) {
+        json.key(name); json.beginObject();
+        json.key("time"); json.number(t.us);
+        json.key("alg_bw"); json.number(alg);
+        json.key("bus_bw"); json.number(alg * factor);
+        json.key("nwrong");
+        if (o.check) json.number((double)wrong);
+        else json.null();
+        json.endObject();
+        if (!o.perIter) return;
+        json.key(name == std::string("out_of_place") ? "out_of_place_per_iter" : "in_place_per_iter");
+        json.beginObject();
+        json.key("skipped_iterations"); json.integer(o.perIterSkip);
+        json.key("min_us"); json.number(t.stats.min);
+        json.key("max_us"); json.number(t.stats.max);
+        json.key("avg_us"); json.number(t.stats.avg);
+        json.key("p50_us"); json.number(t.stats.p50);
+        json.key("p95_us"); json.number(t.stats.p95);
+        json.key("p99_us"); json.number(t.stats.p99);
+        json.key("stdev_us"); json.number(t.stats.stdev);
+        json.key("cv_pct"); json.number(t.stats.cvPct);
+        json.key("times_us"); json.beginList();
+        for (double x : t.iterUs) json.number(x);
+        json.endList();
+        if (nranks_ > 1) {
+          json.key("per_process_max_times_us"); json.beginList();
+          for (int r = 0; r < nranks_; ++r) {
+            json.beginList();
+            for (int i = 0; i < o.iters; ++i) json.number(t.rankUs[(size_t)r * o.iters + i]);
+            json.endList();
+          }
+          json.endList();
+        }
+        json.endObject();
+      };
+      placement("out_of_place", tOut, algOut, wrongOut);
+      placement("in_place", tIn, algIn, wrongIn);
+      if (!o.baselines.empty()) {
+        json.key("baselines"); json.beginObject();
+        for (size_t i = 0; i < o.baselines.size(); ++i) {
+          json.key(o.baselines[i].c_str()); json.beginObject();
+          json.key(o.perIter ? "p50_us" : "time"); json.number(row.times[i]);
+          json.key("speedup"); json.number(row.times[i] / row.vote);
+          json.endObject();
+        }
+        json.endObject();
+      }
+      if (o.linkBitsPerSec > 0) {
+        json.key("bound"); json.beginObject();
+        json.key("w_us"); json.number(row.w);
+        json.key("m_us"); json.number(row.m);
+        json.key("vote_over_max_w_m"); json.number(row.vote / std::max(row.w, row.m));
+        json.endObject();
+      }
+      json.key("actual_iterations"); json.integer(o.iters);
+      json.key("experiment_name"); json.string("sv_allreduce_perf");
+      json.endObject();
+    }
     if (o.stepFactor > 1) {
       if (bytes == 0) bytes = 1;
       bytes *= o.stepFactor;
@@ -739,9 +1008,54 @@ int main(int argc, char** argv) {
       bytes += o.stepBytes ? o.stepBytes : 1;
     }
   }
+  if (json.active()) json.endList();  // results
+  const double avgBusBw = bwCount ? bwSum / bwCount : 0.0;
   PRINT("# %-20s : %lld %s\n", "Out of bounds values", totalWrong, totalWrong ? "FAILED" : "OK");
-  PRINT("# %-20s : %g \n", "Avg bus bandwidth", bwCount ? bwSum / bwCount : 0.0);
+  PRINT("# %-20s : %g \n", "Avg bus bandwidth", avgBusBw);
   PRINT("#\n# Collective test concluded: sv_allreduce_perf\n");
+  if (!baselineRows.empty()) {
+    // '#' lines, so that nccl-tests parsers skip them; rows start with "#+".
+    const char* what = o.perIter ? "median iteration (p50 of the max over ranks)" : "time column's statistic (-a)";
+    PRINT("#\n# Baselines in the same run, same ranks and sizes: the %s in us; speedup = its time / the vote's\n"
+          "# out-of-place time%s\n", what,
+          o.linkBitsPerSec > 0 ? "; W = 2(P-1)/P n/8 bytes at the --link rate, M = every rank memcpy'ing the buffer" : "");
+    char cell[96];
+    snprintf(cell, sizeof(cell), "# %12s  %13s", "size(B)", "vote(us)");
+    std::string head = cell;
+    for (auto& b : o.baselines) {
+      snprintf(cell, sizeof(cell), "  %13s  %7s", (b + "(us)").c_str(), "speedup");
+      head += cell;
+    }
+    if (o.linkBitsPerSec > 0) head += "     W(us)     M(us)  vs max(W,M)";
+    PRINT("%s\n", head.c_str());
+    for (auto& r : baselineRows) {
+      snprintf(cell, sizeof(cell), "#+ %11zu  %13s", r.size, fmt(r.vote, 13).c_str());
+      std::string line = cell;
+      for (double t : r.times) {
+        snprintf(cell, sizeof(cell), "  %13s  %7s", fmt(t, 13).c_str(), fmt(t / r.vote, 7).c_str());
+        line += cell;
+      }
+      if (o.linkBitsPerSec > 0) {
+        snprintf(cell, sizeof(cell), "  %8s  %8s  %11s", fmt(r.w, 8).c_str(), fmt(r.m, 8).c_str(),
+                 fmt(r.vote / std::max(r.w, r.m), 11).c_str());
+        line += cell;
+      }
+      PRINT("%s\n", line.c_str());
+    }
+  }
+  if (json.active()) {
+    json.key("out_of_bounds"); json.beginObject();
+    json.key("count"); json.integer(totalWrong);
+    json.key("okay"); json.boolean(totalWrong == 0);
+    json.endObject();
+    json.key("average_bus_bandwidth"); json.beginObject();
+    json.key("bandwidth"); json.number(avgBusBw);
+    json.key("okay"); json.string("unchecked");
+    json.endObject();
+    json.key("end_time"); json.string(now());
+    json.endObject();
+    closeJson();
+  }
   svCommDestroy(plainComm);
   svCommDestroy(comm);
 #if defined(SV_PERF_WITH_DEVICE)

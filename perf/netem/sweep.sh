@@ -5,6 +5,11 @@
 # OUT. Feeds perf/model.py and docs/perf.md.
 #
 #   perf/netem/sweep.sh -p "2 4 8" -r "1gbit 10gbit" -o perf-results.csv -- build/perf/sv_allreduce_perf
+#
+# A rate of "loopback" runs without netem (shared memory, scripts/mpirun.sh).
+# Times are the baseline table's (sv_allreduce_perf prints it after the
+# footer): the mean per -a, or with -I 1 in the args the median iteration,
+# the same statistic for signvote and every baseline.
 set -euo pipefail
 ranks="2 4 8" rates="1gbit 10gbit" out=sweep.csv
 small="-b 4 -e 256K -f 8 -n 20 -w 3" large="-b 2M -e 128M -f 4 -n 3 -w 1"
@@ -25,13 +30,18 @@ for rate in $rates; do
   for p in $ranks; do
     for args in "$small" "$large"; do
       echo "# P=$p rate=$rate $args" >&2
+      if [ "$rate" = loopback ]; then  # shared memory, no emulated link
+        launch=(bash "$here/../../scripts/mpirun.sh" -np "$p")
+      else
+        launch=("$here/netem.sh" -n "$p" -r "$rate" --)
+      fi
       # shellcheck disable=SC2086
-      "$here/netem.sh" -n "$p" -r "$rate" -- "$perf" $args -c 1 --baseline "$baselines" 2>/dev/null |
+      "${launch[@]}" "$perf" $args -c 1 --baseline "$baselines" 2>/dev/null |
         awk -v P="$p" -v rate="$rate" -v base="$baselines" -v date="$(date -u +%F)" -v host="$(hostname)" '
           BEGIN { nb = split(base, names, ",") }
-          /^ +[0-9]/ {
-            printf "sv,%s,%s,%s,%s,%s,%s\n", P, rate, $1, $6, date, host
-            for (i = 1; i <= nb; i++) printf "%s,%s,%s,%s,%s,%s,%s\n", names[i], P, rate, $1, $(14 + 2 * (i - 1)), date, host
+          /^#\+/ {  # the baseline table: "#+ size vote(us) b1(us) speedup b2(us) speedup ..."
+            printf "sv,%s,%s,%s,%s,%s,%s\n", P, rate, $2, $3, date, host
+            for (i = 1; i <= nb; i++) printf "%s,%s,%s,%s,%s,%s,%s\n", names[i], P, rate, $2, $(4 + 2 * (i - 1)), date, host
           }' >>"$out"
     done
   done
