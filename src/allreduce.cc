@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include <algorithm>
-#include <functional>
 
 #include "allreduce_custom.h"
 #include "check_signature.h"
@@ -23,6 +22,7 @@
 #include "datatype.h"
 #include "deadline.h"
 #include "debug.h"
+#include "function_ref.h"
 #include "host_kernels.h"
 #include "plan.h"
 
@@ -33,12 +33,20 @@ namespace {
 // slot (its receive buffer) from pack until unpack.
 class Pipeline {
  public:
-  using PackFn = std::function<uint64_t(size_t firstWord, size_t words, uint64_t* out)>;
-  using UnpackFn = std::function<void(size_t firstWord, size_t words, const uint64_t* in)>;
+  using PackFn = FunctionRef<uint64_t(size_t firstWord, size_t words, uint64_t* out)>;
+  using UnpackFn = FunctionRef<void(size_t firstWord, size_t words, const uint64_t* in)>;
 
+  // Nothing here allocates on a call that reuses its communicator's staging:
+  // the exchange sizes and the slots' requests live in the communicator.
   Pipeline(svComm* comm, const CallShape& s, const VoteParams& vp, Waiter& waiter)
-      : comm_(comm), s_(s), vp_(vp), waiter_(waiter), sendBytes_(comm->nranks), sendOffs_(comm->nranks),
-        recvBytes_(comm->nranks), recvOffs_(comm->nranks) {}
+      : comm_(comm), s_(s), vp_(vp), waiter_(waiter) {
+    const size_t P = comm->nranks;
+    if (comm->exchangeSizes.size() < 4 * P) comm->exchangeSizes.resize(4 * P);
+    sendBytes_ = comm->exchangeSizes.data();
+    sendOffs_ = sendBytes_ + P;
+    recvBytes_ = sendOffs_ + P;
+    recvOffs_ = recvBytes_ + P;
+  }
 
   // The tag of chunk's exchanges of `kind` (transport.h).
   int tag(Tag kind, size_t chunk) const {
@@ -51,17 +59,19 @@ class Pipeline {
   svResult_t run(const PackFn& pack, const UnpackFn& unpack, bool deferUnpack, uint64_t* nanCount) {
     const svResult_t r = runChunks(pack, unpack, deferUnpack, nanCount);
     if (r != svSuccess)
-      for (Slot& slot : slots_) abandon(comm_, slot.req);
+      for (RequestPtr& req : comm_->slotRequest) abandon(comm_, req);
     return r;
   }
 
  private:
   enum Stage { kFree, kFirstExchange, kSecondExchange };
+  // A slot's request is comm->slotRequest[slot index]: kept between calls
+  // so that the transport can reuse it (transport.h).
   struct Slot {
     Stage stage = kFree;
     size_t chunk = 0;
-    RequestPtr req;
   };
+  RequestPtr& request(int slotIndex) { return comm_->slotRequest[slotIndex]; }
 
   void chunkRange(size_t chunk, size_t* first, size_t* words) const {
     *first = chunk * s_.chunkWords;
@@ -76,8 +86,9 @@ class Pipeline {
   const VoteParams& vp_;
   Waiter& waiter_;
   Slot slots_[kPipelineDepth];
-  // Per-rank sizes and offsets of the exchange in flight (bytes).
-  std::vector<size_t> sendBytes_, sendOffs_, recvBytes_, recvOffs_;
+  // Per-rank sizes and offsets of the exchange in flight (bytes), in
+  // comm->exchangeSizes.
+  size_t *sendBytes_, *sendOffs_, *recvBytes_, *recvOffs_;
   size_t nextGather_ = 0;  // the chunk whose all-gather starts next
 };
 
@@ -101,15 +112,15 @@ svResult_t Pipeline::startChunk(Slot& slot, size_t chunk, int slotIndex, const P
       recvBytes_[r] = myLen * ip * 8;
       recvOffs_[r] = r * myLen * ip * 8;
     }
-    SVCHECK(t->allToAllv(packed, sendBytes_.data(), sendOffs_.data(), recv, recvBytes_.data(),
-                         recvOffs_.data(), tag(kTagAllToAll, chunk), &slot.req));
+    SVCHECK(t->allToAllv(packed, sendBytes_, sendOffs_, recv, recvBytes_, recvOffs_, tag(kTagAllToAll, chunk),
+                         &request(slotIndex)));
   } else {
     for (int r = 0; r < P; ++r) {
       recvBytes_[r] = words * ip * 8;
       recvOffs_[r] = r * words * ip * 8;
     }
-    SVCHECK(t->allGatherv(packed, recv, recvBytes_.data(), recvOffs_.data(), tag(kTagAllGather, chunk),
-                          s_.nchunks == 1, &slot.req));
+    SVCHECK(t->allGatherv(packed, recv, recvBytes_, recvOffs_, tag(kTagAllGather, chunk), s_.nchunks == 1,
+                          &request(slotIndex)));
   }
   slot.stage = kFirstExchange;
   slot.chunk = chunk;
@@ -122,7 +133,7 @@ svResult_t Pipeline::advance(Slot& slot, int slotIndex, const UnpackFn& unpack, 
   if (slot.stage == kFirstExchange && s_.algorithm == SV_ALGO_ALLTOALL && slot.chunk != nextGather_)
     return svSuccess;
   bool done = false;
-  SVCHECK(comm_->transport->test(slot.req.get(), &done));
+  SVCHECK(comm_->transport->test(request(slotIndex).get(), &done));
   if (!done) return svSuccess;
   const int P = comm_->nranks, me = comm_->rank;
   const size_t ip = s_.inPlanes, op = s_.outPlanes;
@@ -143,9 +154,8 @@ svResult_t Pipeline::advance(Slot& slot, int slotIndex, const UnpackFn& unpack, 
       recvBytes_[r] = l * op * 8;
       recvOffs_[r] = b * op * 8;
     }
-    slot.req.reset();
-    SVCHECK(comm_->transport->allGatherv(result + myBegin * op, result, recvBytes_.data(), recvOffs_.data(),
-                                         tag(kTagAllGather, slot.chunk), s_.nchunks == 1, &slot.req));
+    SVCHECK(comm_->transport->allGatherv(result + myBegin * op, result, recvBytes_, recvOffs_,
+                                         tag(kTagAllGather, slot.chunk), s_.nchunks == 1, &request(slotIndex)));
     slot.stage = kSecondExchange;
     return svSuccess;
   }
@@ -153,7 +163,6 @@ svResult_t Pipeline::advance(Slot& slot, int slotIndex, const UnpackFn& unpack, 
     host::vote(recv, words * ip, words, vp_, first, result);
   }
   if (!deferUnpack) unpack(first, words, result);
-  slot.req.reset();
   slot.stage = kFree;
   *finished = true;
   return svSuccess;
@@ -193,17 +202,17 @@ svResult_t Pipeline::runChunks(const PackFn& pack, const UnpackFn& unpack, bool 
     } else {
       // Nothing to do until the oldest chunk's exchange completes: poll it
       // against the deadline and the abort flag, then look at all again.
-      Slot* oldest = nullptr;
+      int oldest = -1;
       Request* inflight[kPipelineDepth];
       int n = 0;
       for (int k = 0; k < depth; ++k) {
         if (slots[k].stage == kFree) continue;
-        inflight[n++] = slots[k].req.get();
-        if (oldest == nullptr || slots[k].chunk < oldest->chunk) oldest = &slots[k];
+        inflight[n++] = request(k).get();
+        if (oldest < 0 || slots[k].chunk < slots[oldest].chunk) oldest = k;
       }
-      if (oldest == nullptr) return setError(comm_, svInternalError, "pipeline", "stalled with no chunk in flight");
+      if (oldest < 0) return setError(comm_, svInternalError, "pipeline", "stalled with no chunk in flight");
       bool done = false;
-      SVCHECK(waiter_.idle(oldest->req.get(), inflight, n, &done));
+      SVCHECK(waiter_.idle(request(oldest).get(), inflight, n, &done));
     }
   }
   return svSuccess;

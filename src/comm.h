@@ -33,6 +33,10 @@ struct svComm {
   std::vector<uint64_t> result;    // the voted bits, all chunks
   std::vector<uint64_t> recvSlot[sv::kPipelineDepth];  // peers' bits, per chunk
   std::vector<unsigned long long> nanCounts;  // one per rank (SV_NAN_ERROR)
+  std::vector<size_t> exchangeSizes;          // the pipeline's per-rank sizes and offsets
+  // The pipeline slots' requests, kept between calls for the transport to
+  // reuse (transport.h); abandon() takes a failed one out.
+  sv::RequestPtr slotRequest[sv::kPipelineDepth];
 
   uint64_t callCount = 0;  // collective calls started (SV_TIE_RANDOM input)
   svCommStats_t stats = {};

@@ -39,7 +39,7 @@ void rankList(std::vector<int> ranks, char* out, size_t len) {
 }  // namespace
 
 Waiter::Waiter(svComm* comm, const char* where)
-    : comm_(comm), where_(where), timeout_(comm->config.timeout), last_(Clock::now()) {}
+    : comm_(comm), where_(where), timeout_(comm->config.timeout) {}
 
 svResult_t Waiter::readNotices() {
   if (heard_.empty()) heard_.assign(comm_->nranks, 0);
@@ -68,7 +68,12 @@ svResult_t Waiter::idle(Request* req, Request* const* inflight, int ninflight, b
   *done = false;
   if (comm_->aborted.load(std::memory_order_acquire))
     return setError(comm_, svRemoteError, where_, "the communicator was aborted (svCommAbort) during the call");
-  const double idle = std::chrono::duration<double>(Clock::now() - last_).count();
+  const Clock::time_point now = Clock::now();
+  if (!idling_) {
+    last_ = now;
+    idling_ = true;
+  }
+  const double idle = std::chrono::duration<double>(now - last_).count();
   if (idle >= kYieldSeconds) SVCHECK(readNotices());
   if (timeout_ > 0 && idle >= timeout_) return timedOut(req, inflight, ninflight, done);
   const double slice = idle < kSpinSeconds ? 0 : idle < kYieldSeconds ? 1e-4 : 1e-3;

@@ -19,7 +19,10 @@ class Waiter {
   Waiter(svComm* comm, const char* where);
 
   // Something completed: restart the no-progress clock and the backoff.
-  void progressed() { last_ = Clock::now(); }
+  // The clock is read at the next idle() (an exchange that completes on its
+  // first test never reads it: a clock read costs as much as a small call's
+  // bookkeeping on some VMs).
+  void progressed() { idling_ = false; }
 
   // Nothing progressed: wait a little for req (the oldest exchange), then
   // return so the caller re-polls everything. *done when req completed.
@@ -44,7 +47,8 @@ class Waiter {
   svComm* comm_;
   const char* where_;
   double timeout_;
-  Clock::time_point last_;
+  Clock::time_point last_;  // the first idle() since the last progress
+  bool idling_ = false;
   std::vector<char> heard_;  // per rank: a notice came from it during this call (made when first read)
 };
 

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <mutex>
 
 namespace sv {
@@ -56,7 +57,12 @@ void initLog() {
 }  // namespace
 
 LogLevel logLevel() {
+  // Read on every call's trace points: one relaxed load once initialised.
+  static std::atomic<int> cached{-1};
+  const int l = cached.load(std::memory_order_acquire);
+  if (l >= 0) return static_cast<LogLevel>(l);
   std::call_once(levelOnce, initLog);
+  cached.store(level, std::memory_order_release);
   return level;
 }
 

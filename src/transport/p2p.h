@@ -145,17 +145,24 @@ class P2PTransport : public Transport {
   struct P2PRequest : Request {
     std::vector<Handle> handles;  // the round in flight
     std::vector<Meta> meta;       // per handle
-    std::unique_ptr<LogGather> log;
+    std::unique_ptr<LogGather> log;       // the all-gather in progress, if log-round
+    std::unique_ptr<LogGather> spareLog;  // a finished one, for the next to reuse
     bool leaked = false;  // a cancel left some handle to the transport
   };
 
+  // A completed request passed back in is reused with its vectors' capacity
+  // (transport.h): a small call then allocates nothing.
   P2PRequest* newRequest(RequestPtr* req, size_t handles) {
-    auto r = std::make_unique<P2PRequest>();
+    P2PRequest* r = static_cast<P2PRequest*>(req->get());
+    if (r == nullptr) {
+      *req = std::make_unique<P2PRequest>();
+      r = static_cast<P2PRequest*>(req->get());
+    }
+    r->handles.clear();
+    r->meta.clear();
     r->handles.reserve(handles);
     r->meta.reserve(handles);
-    P2PRequest* raw = r.get();
-    *req = std::move(r);
-    return raw;
+    return r;
   }
 
   svResult_t post(P2PRequest* r, int role, int peer, void* buf, size_t bytes, int tag) {
@@ -178,7 +185,9 @@ class P2PTransport : public Transport {
   svResult_t startLogGather(const void* send, void* recv, const size_t* recvBytes, const size_t* recvOffs, int tag,
                             RequestPtr* req) {
     P2PRequest* r = newRequest(req, 2);
-    auto g = std::make_unique<LogGather>();
+    std::unique_ptr<LogGather> g = std::move(r->spareLog);  // reused like the request
+    if (!g) g = std::make_unique<LogGather>();
+    g->dist = 1;
     const int P = nranks_;
     g->offs.resize(P + 1);
     g->offs[0] = 0;
@@ -207,7 +216,7 @@ class P2PTransport : public Transport {
         const int p = (rank_ + j) % P;
         if (g.recvBytes[p] != 0) memcpy(g.recv + g.recvOffs[p], g.scratch.data() + g.offs[j], g.recvBytes[p]);
       }
-      r->log.reset();
+      r->spareLog = std::move(r->log);
       return svSuccess;
     }
     const int n = std::min(d, P - d);

@@ -35,7 +35,9 @@ class Transport {
   // receives recvBytes[r] bytes into recv + recvOffs[r]. Ops with the same tag
   // must be started in the same order on every rank. Buffers stay untouched
   // by the caller until the request completes. On failure *req may hold
-  // what was already posted, for the caller to cancel().
+  // what was already posted, for the caller to cancel(). A non-null *req on
+  // entry is a completed request of this transport, which it may reuse
+  // rather than allocate (the pipeline keeps its slots' requests).
   virtual svResult_t allToAllv(const void* send, const size_t* sendBytes, const size_t* sendOffs,
                                void* recv, const size_t* recvBytes, const size_t* recvOffs,
                                int tag, RequestPtr* req) = 0;
