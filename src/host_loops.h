@@ -11,7 +11,8 @@
 //   template <bool kZero, bool kStream>
 //   void unpackFull(uint64_t sign, uint64_t nonzero, U pos, U neg, U* out);
 //       64 elements from a sign word (and a nonzero word when kZero);
-//       kStream: non-temporal stores to a 64-byte aligned out
+//       kStream: non-temporal stores to a 64-byte aligned out (an output
+//       that is not aligned is streamed from funnelled words)
 //   constexpr bool kCanStream;  void streamFence();
 // Each ISA namespace gets its own copies, so no instantiation compiled for
 // one ISA can be picked by the linker for another. The tails (n % 64) take
@@ -58,13 +59,51 @@ SV_ISA_TARGET void unpackLoop(const uint64_t* in, size_t full, U pos, U neg, U* 
 // they will not be read back before they would have been evicted anyway.
 constexpr size_t kStreamBytes = size_t(4) << 20;
 
+// Plane `plane` of the 64 elements that start at bit s (1..63) of word w:
+// the bits as an output that starts s elements late sees them.
+template <int kPlanes>
+SV_ISA_TARGET inline uint64_t funnelWord(const uint64_t* in, size_t words, size_t w, int plane, int s) {
+  const uint64_t lo = in[w * kPlanes + plane] >> s;
+  const uint64_t hi = w + 1 < words ? in[(w + 1) * kPlanes + plane] << (64 - s) : 0;
+  return lo | hi;
+}
+
+// A streamed unpack into an output that is not 64-byte aligned: the first
+// `head` elements (up to the boundary) with regular stores, then whole
+// aligned 64-element steps from funnelled words, then the tail. Large
+// outputs from malloc are 16 bytes past a page, so this is the common case.
+template <typename U, bool kZero>
+SV_ISA_TARGET void unpackStreamShifted(const uint64_t* in, size_t n, U pos, U neg, U* out, int head) {
+  constexpr int planes = kZero ? 2 : 1;
+  const size_t words = (n + kWordBits - 1) / kWordBits;
+  unpackWord<U>(in[0], kZero ? in[1] : ~0ull, pos, neg, out, head);
+  const size_t rest = n - static_cast<size_t>(head), full = rest / kWordBits;
+  const int tail = static_cast<int>(rest % kWordBits);
+  U* o = out + head;
+  for (size_t w = 0; w < full; ++w)
+    unpackFull<kZero, kCanStream>(funnelWord<planes>(in, words, w, 0, head),
+                                  kZero ? funnelWord<planes>(in, words, w, 1, head) : ~0ull, pos, neg,
+                                  o + w * kWordBits);
+  streamFence();
+  if (tail)
+    unpackWord<U>(funnelWord<planes>(in, words, full, 0, head),
+                  kZero ? funnelWord<planes>(in, words, full, 1, head) : ~0ull, pos, neg, o + full * kWordBits, tail);
+}
+
 template <typename U>
 SV_ISA_TARGET void unpackT(const uint64_t* in, int planes, size_t n, const OutputBits& bits, U* out) {
   const size_t full = n / kWordBits;
   const int tail = static_cast<int>(n % kWordBits);
   const U pos = static_cast<U>(bits.pos), neg = static_cast<U>(bits.neg);
-  const bool stream =
-      kCanStream && n * sizeof(U) >= kStreamBytes && reinterpret_cast<uintptr_t>(out) % 64 == 0;
+  const uintptr_t misalign = reinterpret_cast<uintptr_t>(out) % 64;
+  const bool stream = kCanStream && n * sizeof(U) >= kStreamBytes;
+  if (stream && misalign != 0) {
+    // Element-aligned (the entry points check it), so head < 64 / sizeof(U).
+    const int head = static_cast<int>((64 - misalign) / sizeof(U));
+    if (planes == 2) unpackStreamShifted<U, true>(in, n, pos, neg, out, head);
+    else unpackStreamShifted<U, false>(in, n, pos, neg, out, head);
+    return;
+  }
   if (planes == 2) {
     if (stream) unpackLoop<U, true, kCanStream>(in, full, pos, neg, out);
     else unpackLoop<U, true, false>(in, full, pos, neg, out);
