@@ -21,6 +21,8 @@
 #   clang-14 libfuzzer-14-dev    the fuzz targets (tests/fuzz; -fsanitize=fuzzer)
 #   libclang-rt-14-dev           clang's sanitizer runtimes (fuzz, tsan preset)
 #   valgrind                     scripts/sanitize.sh valgrind (memcheck)
+#   g++-aarch64-linux-gnu        scripts/cross_aarch64.sh: the library and unit tier
+#   qemu-user                    built for aarch64, run under qemu-aarch64
 #
 # CUDA and NCCL are optional and not installed here: with nvcc present the
 # build also compiles the CUDA part (SIGNVOTE_WITH_CUDA=AUTO).
@@ -28,6 +30,8 @@ set -euo pipefail
 
 packages=(cmake g++ make pkg-config openmpi-bin libopenmpi-dev libhwloc-dev catch2 libgloo-dev
           clang-14 libfuzzer-14-dev libclang-rt-14-dev valgrind)
+# The aarch64 cross build and its emulator (scripts/cross_aarch64.sh).
+packages+=(g++-aarch64-linux-gnu qemu-user)
 # The Python package and its tests (see the list above).
 packages+=(python3-dev python3-venv python3-pip python3-numpy python3-mpi4py python3-pytest python3-torch)
 # examples/train and its `train` ctest (see the list above).

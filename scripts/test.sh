@@ -6,7 +6,10 @@
 # see docs/python.md). Arguments go to ctest, e.g.
 #   scripts/test.sh -L unit        scripts/test.sh -R mpi_vote
 # Without arguments it then runs the unit, multi-rank and fault tests again
-# under ASan+UBSan (build-asan) and each fuzz target briefly (build-fuzz).
+# under ASan+UBSan (build-asan), each fuzz target briefly (build-fuzz), and
+# the unit tier built for aarch64 under qemu (build-aarch64,
+# scripts/cross_aarch64.sh; 4-6 min from scratch on 2 cores;
+# SV_TEST_CROSS=0 skips it).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${BUILD_DIR:-$root/build}"
@@ -37,4 +40,9 @@ if [ $# -eq 0 ] && [ "${SV_TEST_SANITIZE:-1}" != 0 ]; then
     cmake --build "$fuzz" -j"$(nproc)" --target fuzz_bitlogic fuzz_config
     ctest --test-dir "$fuzz" --output-on-failure -L fuzz
   fi
+fi
+
+# The aarch64 unit tier (cross-compiled, run under qemu-aarch64).
+if [ $# -eq 0 ] && [ "${SV_TEST_CROSS:-1}" != 0 ]; then
+  bash "$root/scripts/cross_aarch64.sh"
 fi

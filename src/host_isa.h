@@ -10,6 +10,11 @@
 //   avx512   src/host_kernels_avx512.cc: 16-64 lanes, compares into masks,
 //            blends from masks, non-temporal stores for large unpacks
 //            (AVX-512 F, BW, VL, DQ)
+//   neon     src/host_kernels_neon.cc: 8 elements a step (every AArch64
+//            CPU); opt-in: never the default, being unmeasured on Arm
+//            hardware (docs/perf-host.md#aarch64)
+// On other architectures (e.g. aarch64) only the x86 forms are absent:
+// their sources compile to null tables.
 #pragma once
 
 #include <stddef.h>
@@ -24,7 +29,7 @@
 namespace sv {
 namespace host {
 
-enum class Isa : int { kGeneric = 0, kSse2 = 1, kAvx2 = 2, kAvx512 = 3 };
+enum class Isa : int { kGeneric = 0, kSse2 = 1, kAvx2 = 2, kAvx512 = 3, kNeon = 4 };
 
 const char* isaName(Isa isa);
 
@@ -34,18 +39,27 @@ struct KernelTable {
   void (*unpack)(const uint64_t* in, int planes, size_t n, svDataType_t dt, const OutputBits& bits, void* out);
 };
 
-// The ISAs this build has and this CPU runs, generic first, best last.
+// The ISAs this build has and this CPU runs, generic first, best last
+// (opt-in ones after the others).
 std::vector<Isa> availableIsas();
 
-// The ISA in use: the best available, unless SV_HOST_ISA names another
-// (generic, sse2, avx2, avx512, auto); one the CPU lacks falls back to the
-// best available with a warning. Decided at the first kernel call, logged
-// at SV_DEBUG=INFO.
+// Opt-in ISAs run only when SV_HOST_ISA names them (neon: not yet timed on
+// an Arm CPU).
+bool isOptIn(Isa isa);
+
+// The ISA used when SV_HOST_ISA is unset or auto: the last of `have` that
+// is not opt-in (generic when there is none).
+Isa defaultIsa(const std::vector<Isa>& have);
+
+// The ISA in use: defaultIsa(availableIsas()), unless SV_HOST_ISA names
+// another (generic, sse2, avx2, avx512, neon, auto); one the CPU lacks
+// falls back to the default with a warning. Decided at the first kernel
+// call, logged at SV_DEBUG=INFO.
 Isa activeIsa();
 
 // The choice activeIsa() makes: SV_HOST_ISA's value env (NULL: unset)
-// among the ISAs `have` (availableIsas(), best last). *warning (when not
-// NULL) gets a line when env names nothing usable.
+// among the ISAs `have` (availableIsas()). *warning (when not NULL) gets a
+// line when env names nothing usable.
 Isa chooseIsa(const char* env, const std::vector<Isa>& have, std::string* warning);
 
 // For tests and benchmarks: run the kernels with isa from now on. false
@@ -57,6 +71,7 @@ const KernelTable* genericKernels();
 const KernelTable* sse2Kernels();
 const KernelTable* avx2Kernels();
 const KernelTable* avx512Kernels();
+const KernelTable* neonKernels();
 
 }  // namespace host
 }  // namespace sv

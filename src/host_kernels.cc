@@ -99,6 +99,7 @@ const KernelTable* tableOf(Isa isa) {
     case Isa::kSse2: return sse2Kernels();
     case Isa::kAvx2: return avx2Kernels();
     case Isa::kAvx512: return avx512Kernels();
+    case Isa::kNeon: return neonKernels();
   }
   return nullptr;
 }
@@ -114,8 +115,12 @@ bool cpuHas(Isa isa) {
       return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
              __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
              __builtin_cpu_supports("popcnt");
+    case Isa::kNeon: return false;
   }
   return false;
+#elif defined(__aarch64__)
+  // Advanced SIMD (NEON) is mandatory in AArch64 (and in its Linux ABI).
+  return isa == Isa::kGeneric || isa == Isa::kNeon;
 #else
   return isa == Isa::kGeneric;
 #endif
@@ -131,8 +136,10 @@ void choose() {
   std::string warning;
   const Isa isa = chooseIsa(env, have, &warning);
   if (!warning.empty()) SV_WARN(-1, "%s", warning.c_str());
-  SV_INFO(-1, "host kernels: %s (%s)", isaName(isa),
-          isa != have.back() ? "SV_HOST_ISA" : "the best this CPU and build have");
+  const char* why = isa != defaultIsa(have) ? "SV_HOST_ISA"
+                    : isa != have.back()     ? "the default; the opt-in forms run only with SV_HOST_ISA"
+                                             : "the best this CPU and build have";
+  SV_INFO(-1, "host kernels: %s (%s)", isaName(isa), why);
   gActiveIsa.store(static_cast<int>(isa));
   gActive.store(tableOf(isa), std::memory_order_release);
 }
@@ -154,14 +161,23 @@ const char* isaName(Isa isa) {
     case Isa::kSse2: return "sse2";
     case Isa::kAvx2: return "avx2";
     case Isa::kAvx512: return "avx512";
+    case Isa::kNeon: return "neon";
   }
   return "?";
 }
 
+bool isOptIn(Isa isa) { return isa == Isa::kNeon; }
+
+Isa defaultIsa(const std::vector<Isa>& have) {
+  for (auto it = have.rbegin(); it != have.rend(); ++it)
+    if (!isOptIn(*it)) return *it;
+  return Isa::kGeneric;
+}
+
 Isa chooseIsa(const char* env, const std::vector<Isa>& have, std::string* warning) {
-  const Isa best = have.empty() ? Isa::kGeneric : have.back();
+  const Isa best = defaultIsa(have);
   if (env == nullptr || *env == '\0' || strcasecmp(env, "auto") == 0) return best;
-  for (Isa i : {Isa::kGeneric, Isa::kSse2, Isa::kAvx2, Isa::kAvx512}) {
+  for (Isa i : {Isa::kGeneric, Isa::kSse2, Isa::kAvx2, Isa::kAvx512, Isa::kNeon}) {
     if (strcasecmp(env, isaName(i)) != 0) continue;
     for (Isa h : have)
       if (h == i) return i;
@@ -175,7 +191,7 @@ Isa chooseIsa(const char* env, const std::vector<Isa>& have, std::string* warnin
     size_t k = 0;
     for (; env[k] != '\0' && k + 1 < sizeof shown; ++k) shown[k] = (env[k] >= 0x20 && env[k] < 0x7f) ? env[k] : '?';
     shown[k] = '\0';
-    snprintf(line, sizeof line, "SV_HOST_ISA=%s: not one of generic, sse2, avx2, avx512, auto; using %s", shown,
+    snprintf(line, sizeof line, "SV_HOST_ISA=%s: not one of generic, sse2, avx2, avx512, neon, auto; using %s", shown,
              isaName(best));
     *warning = line;
   }
@@ -184,7 +200,7 @@ Isa chooseIsa(const char* env, const std::vector<Isa>& have, std::string* warnin
 
 std::vector<Isa> availableIsas() {
   std::vector<Isa> v;
-  for (Isa i : {Isa::kGeneric, Isa::kSse2, Isa::kAvx2, Isa::kAvx512})
+  for (Isa i : {Isa::kGeneric, Isa::kSse2, Isa::kAvx2, Isa::kAvx512, Isa::kNeon})
     if (tableOf(i) != nullptr && cpuHas(i)) v.push_back(i);
   return v;
 }

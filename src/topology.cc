@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "topology.h"
 
+#if !defined(SV_NO_HWLOC)
 #include <hwloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -38,6 +40,7 @@ std::string rankList(const std::vector<int>& ranks) {
   return s;
 }
 
+#if !defined(SV_NO_HWLOC)
 HwTopology::HwTopology() {
   hwloc_topology_t t;
   if (hwloc_topology_init(&t) != 0) return;
@@ -87,5 +90,16 @@ void* HwTopology::allocOnNode(size_t bytes, int numa) const {
 void HwTopology::freeMemory(void* p, size_t bytes) const {
   if (p && topo_) hwloc_free(static_cast<hwloc_topology_t>(topo_), p, bytes);
 }
+#else
+// Built without hwloc (SIGNVOTE_WITH_HWLOC=OFF, e.g. the aarch64 cross
+// build): never loaded, every query answers "unknown" as it does when
+// hwloc fails to load at run time.
+HwTopology::HwTopology() {}
+HwTopology::~HwTopology() {}
+int HwTopology::numaNodes() const { return 0; }
+int HwTopology::numaNodeOfPci(const char*) const { return -1; }
+void* HwTopology::allocOnNode(size_t, int) const { return nullptr; }
+void HwTopology::freeMemory(void*, size_t) const {}
+#endif
 
 }  // namespace sv

@@ -2,24 +2,33 @@
 # Device communicators, the stream-ordered transports and the topology,
 # included by the top-level CMakeLists.txt after cuda/.
 #
-#   always           src/topology.cc (hwloc), + src/topology_mpi.cc with MPI
+#   always           src/topology.cc (hwloc unless SIGNVOTE_WITH_HWLOC=OFF),
+#                    + src/topology_mpi.cc with MPI
 #   CUDA + kernels   src/device/* (engine, glue kernels), the MPI device
 #                    transport, and with NCCL src/transport/nccl.cc
 #   otherwise        src/device/device_none.cc, src/transport/nccl_none.cc
 #                    (the entry points exist and return svInvalidUsage)
 # "kernels" = cuda/device_kernels.cu (the GPU kernels of cuda/device_kernels.h).
 
-# hwloc: libhwloc-dev (scripts/setup.sh).
-find_path(HWLOC_INCLUDE_DIR hwloc.h)
-find_library(HWLOC_LIBRARY hwloc)
-if(NOT HWLOC_INCLUDE_DIR OR NOT HWLOC_LIBRARY)
-  message(FATAL_ERROR "hwloc not found (Debian: libhwloc-dev; scripts/setup.sh installs it)")
-endif()
+# hwloc: libhwloc-dev (scripts/setup.sh). SIGNVOTE_WITH_HWLOC=OFF (the
+# aarch64 cross build, scripts/cross_aarch64.sh) compiles topology.cc
+# without it: HwTopology never loads and answers "unknown".
 target_sources(signvote_objects PRIVATE ${PROJECT_SOURCE_DIR}/src/topology.cc)
-target_include_directories(signvote_objects PRIVATE ${HWLOC_INCLUDE_DIR})
-target_link_libraries(signvote PRIVATE ${HWLOC_LIBRARY})
-target_link_libraries(signvote_testing PUBLIC ${HWLOC_LIBRARY})
-target_include_directories(signvote_testing PUBLIC ${HWLOC_INCLUDE_DIR})
+if(SIGNVOTE_WITH_HWLOC)
+  find_path(HWLOC_INCLUDE_DIR hwloc.h)
+  find_library(HWLOC_LIBRARY hwloc)
+  if(NOT HWLOC_INCLUDE_DIR OR NOT HWLOC_LIBRARY)
+    message(FATAL_ERROR "hwloc not found (Debian: libhwloc-dev; scripts/setup.sh installs it)")
+  endif()
+  target_include_directories(signvote_objects PRIVATE ${HWLOC_INCLUDE_DIR})
+  target_link_libraries(signvote PRIVATE ${HWLOC_LIBRARY})
+  target_link_libraries(signvote_testing PUBLIC ${HWLOC_LIBRARY})
+  target_include_directories(signvote_testing PUBLIC ${HWLOC_INCLUDE_DIR})
+else()
+  target_compile_definitions(signvote_objects PRIVATE SV_NO_HWLOC=1)
+  target_compile_definitions(signvote_testing PUBLIC SV_NO_HWLOC=1)
+  message(STATUS "signvote: without hwloc (SIGNVOTE_WITH_HWLOC=OFF): no NUMA placement, topology unknown")
+endif()
 if(SIGNVOTE_WITH_MPI)
   target_sources(signvote_objects PRIVATE ${PROJECT_SOURCE_DIR}/src/topology_mpi.cc)
 endif()

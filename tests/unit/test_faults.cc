@@ -378,7 +378,7 @@ std::string silentPhrase(int rank) { return "rank(s) " + std::to_string(rank) + 
 
 }  // namespace
 
-TEST_CASE("every entry point: a silent rank times out naming it at P = 2, 3, 6, 8; the comm stays failed",
+TEST_CASE("every entry point: a silent rank times out naming it at P = 2, 3, 6, 8, and the comm stays failed",
           "[faults][contract]") {
   // 100 elements: one small exchange (a log-round all-gather above 4 ranks);
   // 200000: the pipelined all-to-all from 4 ranks on.
