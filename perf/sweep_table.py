@@ -25,7 +25,10 @@ def main():
         except ValueError:
             pass
     base = ["mpi", "gloo", "ps", "allgather"]
-    for rate in sorted({k[0] for k in t}, key=lambda s: float(s.rstrip("gbitmk"))):
+    def rate_key(s):  # "loopback" (no link) first, then by rate
+        return -1.0 if s == "loopback" else float(s.rstrip("gbitmk"))
+
+    for rate in sorted({k[0] for k in t}, key=rate_key):
         for P in sorted({k[1] for k in t if k[0] == rate}):
             sizes = sorted(k[2] for k in t if k[0] == rate and k[1] == P)
             print(f"\n**{rate}, P = {P}** (speedup of sv = baseline time / sv time)\n")

@@ -49,6 +49,8 @@ class Waiter {
   double timeout_;
   Clock::time_point last_;  // the first idle() since the last progress
   bool idling_ = false;
+  bool spinning_ = false;  // the last clock read was within the spin phase
+  unsigned polls_ = 0;
   std::vector<char> heard_;  // per rank: a notice came from it during this call (made when first read)
 };
 
