@@ -187,38 +187,97 @@ struct VoteParams {
   uint64_t seed, call; // for kTieRandom
 };
 
-// Vote one word across P inputs. in points at rank 0's group of this word;
-// rank r's group is at in + r * rankStride. Writes outPlanes words to out.
-// word is the global word index (for random ties).
+// Vote L consecutive words across P inputs. in points at rank 0's group of
+// the first word (groups of inPlanes words, one per word); rank r's are at
+// in + r * rankStride. Writes L groups of outPlanes words to out. word is
+// the first word's global index (for random ties). The counters of the L
+// words are kept side by side, lane innermost, so that a host compiler
+// keeps them in vector registers (host::vote uses L = 8); L = 1 is the
+// one-word form every caller shares the logic with.
+template <int L>
+SV_HOST_DEVICE void voteWords(const uint64_t* in, size_t rankStride,
+                              const VoteParams& p, uint64_t word,
+                              uint64_t* out) {
+  const int bits = counterBits(p.nranks);
+  const int ip = p.inPlanes;
+  uint64_t gt[L], eq[L];
+  if (ip == 1) {
+    // Every rank votes: +1 wins iff count(+1) > P/2; a tie iff P even and
+    // count(+1) == P/2.
+    uint64_t cnt[kMaxCounterBits][L];
+    for (int b = 0; b < bits; ++b)
+      for (int l = 0; l < L; ++l) cnt[b][l] = 0;
+    for (int r = 0; r < p.nranks; ++r) {
+      uint64_t carry[L];
+      for (int l = 0; l < L; ++l) carry[l] = in[r * rankStride + l];
+      for (int b = 0; b < bits; ++b)  // counterAdd, lane by lane
+        for (int l = 0; l < L; ++l) {
+          const uint64_t c = cnt[b][l] & carry[l];
+          cnt[b][l] ^= carry[l];
+          carry[l] = c;
+        }
+    }
+    const uint32_t half = static_cast<uint32_t>(p.nranks) / 2u;
+    for (int l = 0; l < L; ++l) {
+      gt[l] = 0;
+      eq[l] = ~0ull;
+    }
+    for (int b = bits - 1; b >= 0; --b)  // counterCompareConst, lane by lane
+      for (int l = 0; l < L; ++l) {
+        if ((half >> b) & 1u) {
+          eq[l] &= cnt[b][l];
+        } else {
+          gt[l] |= eq[l] & cnt[b][l];
+          eq[l] &= ~cnt[b][l];
+        }
+      }
+    if (p.nranks & 1)
+      for (int l = 0; l < L; ++l) eq[l] = 0;  // count == floor(P/2) is a -1 majority
+  } else {
+    // Abstention: count +1 and -1 votes separately and compare them.
+    uint64_t pos[kMaxCounterBits][L], neg[kMaxCounterBits][L];
+    for (int b = 0; b < bits; ++b)
+      for (int l = 0; l < L; ++l) pos[b][l] = neg[b][l] = 0;
+    for (int r = 0; r < p.nranks; ++r) {
+      uint64_t cp[L], cn[L];
+      for (int l = 0; l < L; ++l) {
+        const uint64_t s = in[r * rankStride + l * 2], v = in[r * rankStride + l * 2 + 1];
+        cp[l] = s & v;
+        cn[l] = ~s & v;
+      }
+      for (int b = 0; b < bits; ++b)
+        for (int l = 0; l < L; ++l) {
+          const uint64_t a = pos[b][l] & cp[l], c = neg[b][l] & cn[l];
+          pos[b][l] ^= cp[l];
+          neg[b][l] ^= cn[l];
+          cp[l] = a;
+          cn[l] = c;
+        }
+    }
+    for (int l = 0; l < L; ++l) {  // counterCompare, lane by lane
+      gt[l] = 0;
+      eq[l] = ~0ull;
+    }
+    for (int b = bits - 1; b >= 0; --b)
+      for (int l = 0; l < L; ++l) {
+        gt[l] |= eq[l] & pos[b][l] & ~neg[b][l];
+        eq[l] &= ~(pos[b][l] ^ neg[b][l]);
+      }
+  }
+  for (int l = 0; l < L; ++l) {
+    uint64_t tieBits = 0;
+    if (p.tie == kTiePositive) tieBits = ~0ull;
+    else if (p.tie == kTieRandom && eq[l]) tieBits = tieRandomBits(p.seed, p.call, word + l);
+    out[l * p.outPlanes] = gt[l] | (eq[l] & tieBits);
+    if (p.outPlanes == 2) out[l * p.outPlanes + 1] = ~eq[l];  // 0 where a tie yields 0
+  }
+}
+
+// Vote one word across P inputs (voteWords for one word).
 SV_HOST_DEVICE void voteWord(const uint64_t* in, size_t rankStride,
                              const VoteParams& p, uint64_t word,
                              uint64_t* out) {
-  uint64_t gt, eq;
-  if (p.inPlanes == 1) {
-    // Every rank votes: +1 wins iff count(+1) > P/2; a tie iff P even and
-    // count(+1) == P/2.
-    uint64_t cnt[kMaxCounterBits] = {0};
-    const int bits = counterBits(p.nranks);
-    for (int r = 0; r < p.nranks; ++r) counterAdd(cnt, bits, in[r * rankStride]);
-    const uint32_t half = static_cast<uint32_t>(p.nranks) / 2u;
-    counterCompareConst(cnt, bits, half, &gt, &eq);
-    if (p.nranks & 1) eq = 0;  // count == floor(P/2) is a -1 majority
-  } else {
-    // Abstention: count +1 and -1 votes separately and compare them.
-    uint64_t pos[kMaxCounterBits] = {0}, neg[kMaxCounterBits] = {0};
-    const int bits = counterBits(p.nranks);
-    for (int r = 0; r < p.nranks; ++r) {
-      const uint64_t s = in[r * rankStride], v = in[r * rankStride + 1];
-      counterAdd(pos, bits, s & v);
-      counterAdd(neg, bits, ~s & v);
-    }
-    counterCompare(pos, neg, bits, &gt, &eq);
-  }
-  uint64_t tieBits = 0;
-  if (p.tie == kTiePositive) tieBits = ~0ull;
-  else if (p.tie == kTieRandom && eq) tieBits = tieRandomBits(p.seed, p.call, word);
-  out[0] = gt | (eq & tieBits);
-  if (p.outPlanes == 2) out[1] = ~eq;  // 0 where a tie yields 0
+  voteWords<1>(in, rankStride, p, word, out);
 }
 
 // ---- Unpack ----------------------------------------------------------------
