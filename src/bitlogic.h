@@ -119,13 +119,20 @@ SV_HOST_DEVICE uint64_t packSignWord64(const U* x, int* nanCount) {
 
 // ---- Vote ------------------------------------------------------------------
 // Bit-sliced counters: cnt[b] holds bit b of 64 independent counters. Adding
-// a word is a ripple-carry increment of all 64 at once.
-SV_HOST_DEVICE void counterAdd(uint64_t* cnt, int bits, uint64_t x) {
-  for (int b = 0; b < bits; ++b) {
-    uint64_t carry = cnt[b] & x;
-    cnt[b] ^= x;
-    x = carry;
-  }
+// a word is a ripple-carry increment of all 64 at once. Each function works
+// on L words side by side (cnt[b][l], lane innermost, so that a host
+// compiler keeps the lanes in vector registers); x and the results hold L
+// words.
+template <int L>
+SV_HOST_DEVICE void counterAdd(uint64_t (*cnt)[L], int bits, const uint64_t* x) {
+  uint64_t carry[L];
+  for (int l = 0; l < L; ++l) carry[l] = x[l];
+  for (int b = 0; b < bits; ++b)
+    for (int l = 0; l < L; ++l) {
+      const uint64_t c = cnt[b][l] & carry[l];
+      cnt[b][l] ^= carry[l];
+      carry[l] = c;
+    }
 }
 
 // Bits needed to count to p.
@@ -136,32 +143,37 @@ SV_HOST_DEVICE int counterBits(int p) {
 }
 
 // Compare every counter with the constant t: gt = cnt > t, eq = cnt == t.
-SV_HOST_DEVICE void counterCompareConst(const uint64_t* cnt, int bits,
-                                        uint32_t t, uint64_t* gt,
+template <int L>
+SV_HOST_DEVICE void counterCompareConst(const uint64_t (*cnt)[L], int bits, uint32_t t, uint64_t* gt,
                                         uint64_t* eq) {
-  uint64_t g = 0, e = ~0ull;
-  for (int b = bits - 1; b >= 0; --b) {
-    if ((t >> b) & 1u) {
-      e &= cnt[b];
-    } else {
-      g |= e & cnt[b];
-      e &= ~cnt[b];
-    }
+  for (int l = 0; l < L; ++l) {
+    gt[l] = 0;
+    eq[l] = ~0ull;
   }
-  *gt = g;
-  *eq = e;
+  for (int b = bits - 1; b >= 0; --b)
+    for (int l = 0; l < L; ++l) {
+      if ((t >> b) & 1u) {
+        eq[l] &= cnt[b][l];
+      } else {
+        gt[l] |= eq[l] & cnt[b][l];
+        eq[l] &= ~cnt[b][l];
+      }
+    }
 }
 
-// Compare two counter sets: gt = a > b, eq = a == b.
-SV_HOST_DEVICE void counterCompare(const uint64_t* a, const uint64_t* c,
-                                   int bits, uint64_t* gt, uint64_t* eq) {
-  uint64_t g = 0, e = ~0ull;
-  for (int b = bits - 1; b >= 0; --b) {
-    g |= e & a[b] & ~c[b];
-    e &= ~(a[b] ^ c[b]);
+// Compare two counter sets: gt = a > c, eq = a == c.
+template <int L>
+SV_HOST_DEVICE void counterCompare(const uint64_t (*a)[L], const uint64_t (*c)[L], int bits, uint64_t* gt,
+                                   uint64_t* eq) {
+  for (int l = 0; l < L; ++l) {
+    gt[l] = 0;
+    eq[l] = ~0ull;
   }
-  *gt = g;
-  *eq = e;
+  for (int b = bits - 1; b >= 0; --b)
+    for (int l = 0; l < L; ++l) {
+      gt[l] |= eq[l] & a[b][l] & ~c[b][l];
+      eq[l] &= ~(a[b][l] ^ c[b][l]);
+    }
 }
 
 // Deterministic tie-break bits for 64 elements: a function of (seed, call
@@ -190,47 +202,22 @@ struct VoteParams {
 // Vote L consecutive words across P inputs. in points at rank 0's group of
 // the first word (groups of inPlanes words, one per word); rank r's are at
 // in + r * rankStride. Writes L groups of outPlanes words to out. word is
-// the first word's global index (for random ties). The counters of the L
-// words are kept side by side, lane innermost, so that a host compiler
-// keeps them in vector registers (host::vote uses L = 8); L = 1 is the
-// one-word form every caller shares the logic with.
+// the first word's global index (for random ties). host::vote uses L = 8;
+// L = 1 is voteWord.
 template <int L>
 SV_HOST_DEVICE void voteWords(const uint64_t* in, size_t rankStride,
                               const VoteParams& p, uint64_t word,
                               uint64_t* out) {
   const int bits = counterBits(p.nranks);
-  const int ip = p.inPlanes;
   uint64_t gt[L], eq[L];
-  if (ip == 1) {
+  if (p.inPlanes == 1) {
     // Every rank votes: +1 wins iff count(+1) > P/2; a tie iff P even and
     // count(+1) == P/2.
     uint64_t cnt[kMaxCounterBits][L];
     for (int b = 0; b < bits; ++b)
       for (int l = 0; l < L; ++l) cnt[b][l] = 0;
-    for (int r = 0; r < p.nranks; ++r) {
-      uint64_t carry[L];
-      for (int l = 0; l < L; ++l) carry[l] = in[r * rankStride + l];
-      for (int b = 0; b < bits; ++b)  // counterAdd, lane by lane
-        for (int l = 0; l < L; ++l) {
-          const uint64_t c = cnt[b][l] & carry[l];
-          cnt[b][l] ^= carry[l];
-          carry[l] = c;
-        }
-    }
-    const uint32_t half = static_cast<uint32_t>(p.nranks) / 2u;
-    for (int l = 0; l < L; ++l) {
-      gt[l] = 0;
-      eq[l] = ~0ull;
-    }
-    for (int b = bits - 1; b >= 0; --b)  // counterCompareConst, lane by lane
-      for (int l = 0; l < L; ++l) {
-        if ((half >> b) & 1u) {
-          eq[l] &= cnt[b][l];
-        } else {
-          gt[l] |= eq[l] & cnt[b][l];
-          eq[l] &= ~cnt[b][l];
-        }
-      }
+    for (int r = 0; r < p.nranks; ++r) counterAdd<L>(cnt, bits, in + r * rankStride);
+    counterCompareConst<L>(cnt, bits, static_cast<uint32_t>(p.nranks) / 2u, gt, eq);
     if (p.nranks & 1)
       for (int l = 0; l < L; ++l) eq[l] = 0;  // count == floor(P/2) is a -1 majority
   } else {
@@ -239,30 +226,16 @@ SV_HOST_DEVICE void voteWords(const uint64_t* in, size_t rankStride,
     for (int b = 0; b < bits; ++b)
       for (int l = 0; l < L; ++l) pos[b][l] = neg[b][l] = 0;
     for (int r = 0; r < p.nranks; ++r) {
-      uint64_t cp[L], cn[L];
+      uint64_t yes[L], no[L];
       for (int l = 0; l < L; ++l) {
         const uint64_t s = in[r * rankStride + l * 2], v = in[r * rankStride + l * 2 + 1];
-        cp[l] = s & v;
-        cn[l] = ~s & v;
+        yes[l] = s & v;
+        no[l] = ~s & v;
       }
-      for (int b = 0; b < bits; ++b)
-        for (int l = 0; l < L; ++l) {
-          const uint64_t a = pos[b][l] & cp[l], c = neg[b][l] & cn[l];
-          pos[b][l] ^= cp[l];
-          neg[b][l] ^= cn[l];
-          cp[l] = a;
-          cn[l] = c;
-        }
+      counterAdd<L>(pos, bits, yes);
+      counterAdd<L>(neg, bits, no);
     }
-    for (int l = 0; l < L; ++l) {  // counterCompare, lane by lane
-      gt[l] = 0;
-      eq[l] = ~0ull;
-    }
-    for (int b = bits - 1; b >= 0; --b)
-      for (int l = 0; l < L; ++l) {
-        gt[l] |= eq[l] & pos[b][l] & ~neg[b][l];
-        eq[l] &= ~(pos[b][l] ^ neg[b][l]);
-      }
+    counterCompare<L>(pos, neg, bits, gt, eq);
   }
   for (int l = 0; l < L; ++l) {
     uint64_t tieBits = 0;
