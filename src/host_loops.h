@@ -75,7 +75,7 @@ SV_ISA_TARGET inline uint64_t funnelWord(const uint64_t* in, size_t words, size_
 template <typename U, bool kZero>
 SV_ISA_TARGET void unpackStreamShifted(const uint64_t* in, size_t n, U pos, U neg, U* out, int head) {
   constexpr int planes = kZero ? 2 : 1;
-  const size_t words = (n + kWordBits - 1) / kWordBits;
+  const size_t words = divUp(n, kWordBits);
   unpackWord<U>(in[0], kZero ? in[1] : ~0ull, pos, neg, out, head);
   const size_t rest = n - static_cast<size_t>(head), full = rest / kWordBits;
   const int tail = static_cast<int>(rest % kWordBits);
