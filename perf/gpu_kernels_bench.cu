@@ -17,7 +17,8 @@
 // the copy's (2 x bytes / time). The kernels are memory bound: the goal is
 // >= 0.80 for pack and unpack. Before timing, every kernel's output at the
 // smallest size is compared with the host kernels (exit 1 on a mismatch).
-// Without a CUDA device it says so and exits 0 (77 with --require-device).
+// Without a CUDA device it says so and exits 0 (77 with --require-device,
+// 1 under SV_REQUIRE_GPU=1 or on a broken CUDA setup: gpu_preflight.h).
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,6 +32,7 @@
 
 #include "datatype.h"
 #include "device_kernels.h"
+#include "gpu_preflight.h"  // tests/gpu
 #include "host_kernels.h"
 
 namespace {
@@ -152,13 +154,12 @@ bool sameOnDevice(const void* dev, const std::vector<T>& want, const char* what,
 int main(int argc, char** argv) {
   Options o;
   if (!parse(argc, argv, &o)) return 2;
+  // gpu_preflight.h's rule: skip only without a CUDA device, fail on a
+  // broken setup; --require-device makes "no device" exit 77 (ctest skip).
   int devices = 0;
-  const cudaError_t de = cudaGetDeviceCount(&devices);
-  if (de != cudaSuccess || devices == 0) {
-    printf("sv_gpu_kernels_bench: no CUDA device (cudaGetDeviceCount -> %s): nothing measured\n",
-           de != cudaSuccess ? cudaGetErrorString(de) : "0 devices");
-    return o.requireDevice ? 77 : 0;
-  }
+  const svtest::GpuVerdict v = svtest::gpuPreflight("sv_gpu_kernels_bench", true, &devices);
+  if (v == svtest::GpuVerdict::kFail) return 1;
+  if (v == svtest::GpuVerdict::kSkip) return o.requireDevice ? svtest::kExitSkip : 0;
   int dev = 0, rt = 0, drv = 0;
   CK(cudaGetDevice(&dev));
   cudaDeviceProp prop;

@@ -16,7 +16,9 @@
 // svCommGetAsyncError, host pointers refused, the packed/pack/unpack calls,
 // and (NCCL) a call captured into a CUDA graph.
 //
-// Without a CUDA device: one line "SKIPPED: ..." and exit 77 (ctest: skipped).
+// gpu_preflight.h decides on every rank: all run, or all skip (exit 77, no
+// CUDA device on some rank), or all fail (a broken CUDA setup on some rank,
+// or no device under SV_REQUIRE_GPU=1).
 // Usage: mpi_gpu_comm_test [nccl,nccl-wrap,mpi,mpi-staged] (default: all)
 #include <mpi.h>
 #include <stdint.h>
@@ -30,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "gpu_preflight.h"
 #include "signvote_mpi.h"
 #if defined(SV_TEST_WITH_NCCL)
 #include "signvote_nccl.h"
@@ -442,15 +445,16 @@ int main(int argc, char** argv) {
   MPI_Comm_rank(MPI_COMM_WORLD, &gRank);
   MPI_Comm_size(MPI_COMM_WORLD, &gSize);
   int ndev = 0;
-  const cudaError_t e = cudaGetDeviceCount(&ndev);
-  int have = (e == cudaSuccess && ndev > 0) ? 1 : 0, all = 0;
-  MPI_Allreduce(&have, &all, 1, MPI_INT, MPI_MIN, MPI_COMM_WORLD);
-  if (!all) {
-    if (gRank == 0)
-      printf("SKIPPED: no CUDA device visible on every rank (cudaGetDeviceCount: %s)\n",
-             e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
+  const svtest::GpuVerdict mine = svtest::gpuPreflight("gpu_comm", gRank == 0, &ndev);
+  // kRun < kSkip < kFail: the worst verdict of any rank holds for all.
+  int verdict = static_cast<int>(mine), worst = 0;
+  MPI_Allreduce(&verdict, &worst, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (worst != static_cast<int>(svtest::GpuVerdict::kRun)) {
+    if (gRank == 0 && mine == svtest::GpuVerdict::kRun)
+      printf("%s: another rank %s\n", worst == static_cast<int>(svtest::GpuVerdict::kSkip) ? "SKIPPED" : "FAILED",
+             worst == static_cast<int>(svtest::GpuVerdict::kSkip) ? "sees no CUDA device" : "has a broken CUDA setup");
     MPI_Finalize();
-    return 77;
+    return svtest::exitCodeOf(static_cast<svtest::GpuVerdict>(worst));
   }
   // Node-local rank -> device, round robin: several ranks may share a GPU.
   MPI_Comm local;

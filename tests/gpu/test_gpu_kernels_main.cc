@@ -1,20 +1,15 @@
 // SPDX-License-Identifier: MIT
-// Catch2 main of the GPU kernel tests: without a usable CUDA device it says
-// why in one line and exits 77, which ctest reports as skipped.
+// Catch2 main of the GPU kernel tests: gpu_preflight.h decides whether they
+// run, skip (exit 77, no CUDA device) or fail (a broken CUDA setup, or no
+// device under SV_REQUIRE_GPU=1).
 #define CATCH_CONFIG_RUNNER
 #include <catch2/catch.hpp>
 
-#include <stdio.h>
-
-#include <cuda_runtime_api.h>
+#include "gpu_preflight.h"
 
 int main(int argc, char* argv[]) {
-  int count = 0;
-  const cudaError_t e = cudaGetDeviceCount(&count);
-  if (e != cudaSuccess || count == 0) {
-    printf("SKIPPED: no CUDA device: cudaGetDeviceCount -> %s\n",
-           e != cudaSuccess ? cudaGetErrorString(e) : "0 devices");
-    return 77;
-  }
+  int devices = 0;
+  const svtest::GpuVerdict v = svtest::gpuPreflight("gpu_kernels", true, &devices);
+  if (v != svtest::GpuVerdict::kRun) return svtest::exitCodeOf(v);
   return Catch::Session().run(argc, argv);
 }
