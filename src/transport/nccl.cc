@@ -1,9 +1,17 @@
 // SPDX-License-Identifier: MIT
-// NCCL transport of device communicators: ncclAlltoAll (NCCL >= 2.28; else
-// grouped ncclSend/ncclRecv) and ncclAllGather on bytes, enqueued on the
-// caller's stream. Fully stream-ordered: no host synchronisation, so calls
-// can be captured into CUDA graphs. Also the NCCL-based init calls.
+// NCCL transport of device communicators: an all-to-all and ncclAllGather on
+// bytes, enqueued on the caller's stream. Fully stream-ordered: no host
+// synchronisation, so calls can be captured into CUDA graphs. Also the
+// NCCL-based init calls.
+//
+// Any NCCL from 2.18 on: libsignvote.so links no NCCL symbol newer than
+// 2.18 (ctest nccl_symbols checks), since a process may load an older NCCL
+// than the one we were built with (PyTorch wheels bundle their own). Newer
+// calls are looked up at run time: ncclAlltoAll (2.28) when the loaded NCCL
+// has it, else grouped ncclSend/ncclRecv, which move the same bytes.
+#include <dlfcn.h>
 #include <nccl.h>
+#include <sched.h>
 #include <string.h>
 
 #include "comm.h"
@@ -25,11 +33,35 @@ svResult_t ncclFail(ncclResult_t r, ncclComm_t comm, const char* what) {
   return setError(nullptr, code, "NCCL transport", "%s failed: %s%s%s", what, ncclGetErrorString(r),
                   last && *last ? ": " : "", last ? last : "");
 }
-#define SV_NCCLCHECK(comm, call)                                 \
-  do {                                                           \
-    ncclResult_t sv_nr_ = (call);                                \
-    if (sv_nr_ != ncclSuccess) return ncclFail(sv_nr_, comm, #call); \
+
+// A non-blocking communicator (config.blocking = 0) answers ncclInProgress
+// while NCCL finishes the call in the background: wait until it settles,
+// as NCCL's documentation prescribes (ncclCommGetAsyncError until it is no
+// longer ncclInProgress). Blocking communicators never return it.
+ncclResult_t ncclSettle(ncclComm_t comm, ncclResult_t r) {
+  while (r == ncclInProgress && comm != nullptr) {
+    if (ncclCommGetAsyncError(comm, &r) != ncclSuccess) return ncclInternalError;
+    if (r == ncclInProgress) sched_yield();
+  }
+  return r;
+}
+
+#define SV_NCCLCHECK(comm, call)                                            \
+  do {                                                                      \
+    ncclResult_t sv_nr_ = ncclSettle(comm, (call));                         \
+    if (sv_nr_ != ncclSuccess) return ncclFail(sv_nr_, comm, #call);        \
   } while (0)
+
+// ncclAlltoAll of the loaded NCCL, or null where it has none (< 2.28).
+using AlltoAllFn = ncclResult_t (*)(const void*, void*, size_t, ncclDataType_t, ncclComm_t, cudaStream_t);
+AlltoAllFn loadedAlltoAll() {
+  static const AlltoAllFn fn = [] {
+    int version = 0;
+    if (ncclGetVersion(&version) != ncclSuccess || version < 22800) return AlltoAllFn(nullptr);
+    return reinterpret_cast<AlltoAllFn>(dlsym(RTLD_DEFAULT, "ncclAlltoAll"));
+  }();
+  return fn;
+}
 
 class NcclTransport final : public DeviceTransport {
  public:
@@ -49,16 +81,16 @@ class NcclTransport final : public DeviceTransport {
 
   svResult_t allToAll(const void* send, void* recv, size_t bytes, cudaStream_t stream) override {
     if (bytes == 0) return svSuccess;
-#if NCCL_VERSION_CODE >= NCCL_VERSION(2, 28, 0)
-    SV_NCCLCHECK(comm_, ncclAlltoAll(send, recv, bytes, ncclUint8, comm_, stream));
-#else
-    SV_NCCLCHECK(comm_, ncclGroupStart());
-    for (int r = 0; r < nranks_; ++r) {
-      SV_NCCLCHECK(comm_, ncclSend(static_cast<const char*>(send) + r * bytes, bytes, ncclUint8, r, comm_, stream));
-      SV_NCCLCHECK(comm_, ncclRecv(static_cast<char*>(recv) + r * bytes, bytes, ncclUint8, r, comm_, stream));
+    if (AlltoAllFn alltoall = loadedAlltoAll()) {
+      SV_NCCLCHECK(comm_, alltoall(send, recv, bytes, ncclUint8, comm_, stream));
+    } else {
+      SV_NCCLCHECK(comm_, ncclGroupStart());
+      for (int r = 0; r < nranks_; ++r) {
+        SV_NCCLCHECK(comm_, ncclSend(static_cast<const char*>(send) + r * bytes, bytes, ncclUint8, r, comm_, stream));
+        SV_NCCLCHECK(comm_, ncclRecv(static_cast<char*>(recv) + r * bytes, bytes, ncclUint8, r, comm_, stream));
+      }
+      SV_NCCLCHECK(comm_, ncclGroupEnd());
     }
-    SV_NCCLCHECK(comm_, ncclGroupEnd());
-#endif
     bytesSent_ += bytes * (nranks_ - 1);
     return svSuccess;
   }
@@ -99,7 +131,7 @@ class NcclTransport final : public DeviceTransport {
                cudaSuccess) {
       rc = setError(nullptr, svUnhandledCudaError, "NCCL transport", "init: cudaMemcpy failed");
     } else {
-      ncclResult_t r = ncclAllGather(static_cast<char*>(dev) + kLen * rank_, dev, kLen, ncclUint8, comm_, s);
+      ncclResult_t r = ncclSettle(comm_, ncclAllGather(static_cast<char*>(dev) + kLen * rank_, dev, kLen, ncclUint8, comm_, s));
       if (r != ncclSuccess) rc = ncclFail(r, comm_, "ncclAllGather (host names)");
       else if (cudaStreamSynchronize(s) != cudaSuccess ||
                cudaMemcpy(host.data(), dev, host.size(), cudaMemcpyDeviceToHost) != cudaSuccess)
