@@ -40,6 +40,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 id=$$
 export SVNET_ID=$id
 export SV_GLOO_IFACE=eth0  # the Gloo baseline binds to the emulated link
+# The ranks stand for separate hosts: signvote must not share memory between
+# them either (it would for small all-gathers, since they share this kernel).
+export SV_SHM=0
 bridge="svbr$id"
 work=$(mktemp -d)
 
@@ -103,5 +106,5 @@ mpirun "${root[@]}" -np "$nranks" --hostfile "$work/hosts" \
   --mca oob_tcp_if_include 198.18.0.0/24 \
   --mca btl tcp,self --mca btl_tcp_if_include 198.18.0.0/24 \
   --mca mpi_yield_when_idle 1 \
-  -x SVNET_ID -x SV_GLOO_IFACE -x LD_LIBRARY_PATH -x PATH $extra \
+  -x SVNET_ID -x SV_GLOO_IFACE -x SV_SHM -x LD_LIBRARY_PATH -x PATH $extra \
   "$@"

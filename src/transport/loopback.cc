@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "transport/loopback.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <chrono>
@@ -28,8 +29,27 @@ struct LoopbackRecv {
 
 class LoopbackWorld {
  public:
-  explicit LoopbackWorld(int n) : nranks(n) {}
+  LoopbackWorld(int n, bool sharedMemory) : nranks(n) {
+    if (!sharedMemory || n < 2) return;
+    const size_t bytes = SharedGather::segmentBytes(n);
+    shared_.reset(static_cast<char*>(aligned_alloc(64, bytes)));
+    if (shared_) memset(shared_.get(), 0, bytes);
+  }
   const int nranks;
+  // The memory every rank maps for SharedGather (null: messages only).
+  void* sharedBase() const { return shared_.get(); }
+
+  // A message to dst of an exchange of the same call as tag, not received
+  // yet (P2PTransport::strayMessage).
+  bool strayMessage(int dst, int tag, int* src) {
+    std::lock_guard<std::mutex> lock(m_);
+    for (auto& q : queues_)
+      if (std::get<1>(q.first) == dst && !q.second.messages.empty() && sameCallExchange(std::get<2>(q.first), tag)) {
+        *src = std::get<0>(q.first);
+        return true;
+      }
+    return false;
+  }
 
   void send(int src, int dst, int tag, const void* buf, size_t bytes) {
     std::lock_guard<std::mutex> lock(m_);
@@ -136,6 +156,7 @@ class LoopbackWorld {
   std::map<std::tuple<int, int, int>, Queue> queues_;
   std::map<int, std::deque<std::pair<int, std::vector<char>>>> notices_;
   std::map<int, long> okSends_;
+  std::unique_ptr<char, decltype(&free)> shared_{nullptr, &free};
 };
 
 namespace {
@@ -147,6 +168,7 @@ class LoopbackTransport final : public P2PTransport<Handle> {
   LoopbackTransport(std::shared_ptr<LoopbackWorld> world, int rank) : world_(std::move(world)) {
     rank_ = rank;
     nranks_ = world_->nranks;
+    if (world_->sharedBase() != nullptr) shared_ = std::make_unique<SharedGather>(world_->sharedBase(), rank_, nranks_);
   }
   const char* name() const override { return "loopback"; }
 
@@ -172,6 +194,7 @@ class LoopbackTransport final : public P2PTransport<Handle> {
     return *done ? checkSizes(hs, meta) : svSuccess;
   }
   bool handleDone(Handle& h) override { return world_->done(h); }
+  bool strayMessage(int tag, int* peer) override { return world_->strayMessage(rank_, tag, peer); }
   bool cancelHandle(Handle& h, int role) override {
     (void)role;
     if (h) world_->cancel(h->src, rank_, h->tag, h);
@@ -202,7 +225,9 @@ class LoopbackTransport final : public P2PTransport<Handle> {
 
 }  // namespace
 
-std::shared_ptr<LoopbackWorld> makeLoopbackWorld(int nranks) { return std::make_shared<LoopbackWorld>(nranks); }
+std::shared_ptr<LoopbackWorld> makeLoopbackWorld(int nranks, bool sharedMemory) {
+  return std::make_shared<LoopbackWorld>(nranks, sharedMemory);
+}
 
 void loopbackFailSends(const std::shared_ptr<LoopbackWorld>& world, int rank, long okSends) {
   world->failSends(rank, okSends);

@@ -11,7 +11,9 @@
 namespace sv {
 
 class LoopbackWorld;
-std::shared_ptr<LoopbackWorld> makeLoopbackWorld(int nranks);
+// sharedMemory: small exclusive all-gathers through memory all ranks share
+// (SharedGather), as MPI communicators on one node do; else messages only.
+std::shared_ptr<LoopbackWorld> makeLoopbackWorld(int nranks, bool sharedMemory = false);
 
 // Create rank `rank`'s communicator of the world (no communication needed).
 svResult_t commInitLoopback(const std::shared_ptr<LoopbackWorld>& world, int rank, const svConfig_t* config,

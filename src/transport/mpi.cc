@@ -2,15 +2,21 @@
 // MPI transport: point-to-point messages on a duplicate of the user's
 // communicator, with MPI_ERRORS_RETURN so a failure becomes a result code.
 // Only point-to-point requests, so each can be cancelled or released after
-// a failure (p2p.h).
+// a failure (p2p.h). When every rank is on one node, small all-gathers go
+// through memory they all map instead (shared_gather.h; SV_SHM=0: not).
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <mpi.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <climits>
+#include <atomic>
 #include <deque>
 #include <memory>
 #include <mutex>
@@ -72,11 +78,63 @@ void skipFinalizeFenceAfterFailure(int rank) {
   });
 }
 
+// Memory that every rank of a communicator maps, for SharedGather. Rank 0
+// creates a POSIX shared-memory object, the others open it by name, and it
+// is unlinked as soon as all have mapped it, so nothing stays in /dev/shm
+// whatever happens to the job later. Unmapping (at destroy) involves no
+// peer, so a failed communicator is still released without communicating.
+class SharedSegment {
+ public:
+  // Collective over comm. Null on every rank alike when any rank does not
+  // want it or cannot map it.
+  static std::unique_ptr<SharedSegment> map(MPI_Comm comm, size_t bytes, bool want) {
+    int rank = 0, all = 0, mine = want ? 1 : 0;
+    MPI_Comm_rank(comm, &rank);
+    if (MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS || !all) return nullptr;
+    static std::atomic<unsigned> counter{0};
+    char name[64] = "";
+    std::unique_ptr<SharedSegment> seg;
+    if (rank == 0) {
+      snprintf(name, sizeof name, "/signvote.%d.%u", static_cast<int>(getpid()), counter.fetch_add(1));
+      seg = open(name, bytes, true);
+      if (!seg) name[0] = '\0';
+    }
+    if (MPI_Bcast(name, sizeof name, MPI_CHAR, 0, comm) != MPI_SUCCESS) name[0] = '\0';
+    if (rank != 0 && name[0] != '\0') seg = open(name, bytes, false);
+    mine = seg ? 1 : 0;
+    if (MPI_Allreduce(&mine, &all, 1, MPI_INT, MPI_MIN, comm) != MPI_SUCCESS) all = 0;
+    if (rank == 0 && name[0] != '\0') shm_unlink(name);
+    if (!all) seg.reset();
+    return seg;
+  }
+  ~SharedSegment() { munmap(base_, bytes_); }
+  void* base() const { return base_; }
+
+ private:
+  SharedSegment(void* base, size_t bytes) : base_(base), bytes_(bytes) {}
+  static std::unique_ptr<SharedSegment> open(const char* name, size_t bytes, bool create) {
+    const int fd = shm_open(name, create ? O_CREAT | O_EXCL | O_RDWR : O_RDWR, 0600);
+    if (fd < 0) return nullptr;
+    void* p = MAP_FAILED;
+    if (!create || ftruncate(fd, static_cast<off_t>(bytes)) == 0)  // a new object reads as zeros
+      p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    close(fd);
+    if (p == MAP_FAILED) {
+      if (create) shm_unlink(name);
+      return nullptr;
+    }
+    return std::unique_ptr<SharedSegment>(new SharedSegment(p, bytes));
+  }
+  void* base_;
+  size_t bytes_;
+};
+
 class MpiTransport final : public P2PTransport<MPI_Request> {
  public:
-  explicit MpiTransport(MPI_Comm comm) : comm_(comm) {
+  MpiTransport(MPI_Comm comm, std::unique_ptr<SharedSegment> segment) : comm_(comm), segment_(std::move(segment)) {
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &nranks_);
+    if (segment_) shared_ = std::make_unique<SharedGather>(segment_->base(), rank_, nranks_);
   }
   // A communicator with a request that could not be released (leaking())
   // is not freed: MPI may still complete that request into it. Notices
@@ -161,6 +219,14 @@ class MpiTransport final : public P2PTransport<MPI_Request> {
     }
     return svSuccess;
   }
+  bool strayMessage(int tag, int* peer) override {
+    int flag = 0;
+    MPI_Status st;
+    if (MPI_Iprobe(MPI_ANY_SOURCE, MPI_ANY_TAG, comm_, &flag, &st) != MPI_SUCCESS || !flag) return false;
+    if (!sameCallExchange(st.MPI_TAG, tag)) return false;
+    *peer = st.MPI_SOURCE;
+    return true;
+  }
   // MPI_Request_get_status leaves the request alive, so a later
   // MPI_Testall still sees its status (and checks its size).
   bool handleDone(MPI_Request& h) override {
@@ -201,6 +267,7 @@ class MpiTransport final : public P2PTransport<MPI_Request> {
     while (!notices_.empty() && complete(notices_.front().req)) notices_.pop_front();
   }
   MPI_Comm comm_;
+  std::unique_ptr<SharedSegment> segment_;  // shared_'s memory
   std::vector<MPI_Status> statuses_;  // testAll's, reused
   std::deque<OutNotice> notices_;     // sent, not yet complete (oldest first)
 };
@@ -234,14 +301,31 @@ extern "C" svResult_t svCommInitMPI(svComm_t* comm, MPI_Comm mpiComm, svConfig_t
                     cfg.device);
 #endif
   }
+  // SV_SHM (env only): 1 (default) small all-gathers through shared memory
+  // when every rank is on this node; 0 messages only (an emulated network
+  // between ranks of one machine, perf/netem/netem.sh, must not be skipped).
+  bool shm = true;
+  if (const char* env = getenv("SV_SHM")) {
+    if (!strcmp(env, "0") || !strcasecmp(env, "off")) {
+      shm = false;
+    } else if (strcmp(env, "1") != 0 && strcasecmp(env, "on") != 0) {
+      return setError(nullptr, svInvalidArgument, "svCommInitMPI", "SV_SHM=%.40s is not understood (0, 1)", env);
+    }
+  }
   MPI_Comm dup = MPI_COMM_NULL;
   int rc = MPI_Comm_dup(mpiComm, &dup);
   if (rc != MPI_SUCCESS) return mpiError(rc, "MPI_Comm_dup");
   MPI_Comm_set_errhandler(dup, MPI_ERRORS_RETURN);
   std::vector<int> nodeRanks = nodeRanksMpi(dup);  // topology (collective, like the dup)
-  SVCHECK(commCreate(std::make_unique<MpiTransport>(dup), cfg, comm));
+  int nranks = 0;
+  MPI_Comm_size(dup, &nranks);
+  const bool oneNode = static_cast<int>(nodeRanks.size()) == nranks;
+  auto segment = SharedSegment::map(dup, SharedGather::segmentBytes(nranks), shm && oneNode && nranks > 1);
+  const bool shared = segment != nullptr;
+  SVCHECK(commCreate(std::make_unique<MpiTransport>(dup, std::move(segment)), cfg, comm));
   (*comm)->nodeRanks = nodeRanks;
-  SV_INFO((*comm)->rank, "topology: %zu of %d ranks on this node (%s), %s", nodeRanks.size(), (*comm)->nranks,
-          rankList(nodeRanks).c_str(), nodeName().c_str());
+  SV_INFO((*comm)->rank, "topology: %zu of %d ranks on this node (%s), %s; small all-gathers %s", nodeRanks.size(),
+          (*comm)->nranks, rankList(nodeRanks).c_str(), nodeName().c_str(),
+          shared ? "through shared memory (SV_SHM=0: messages)" : "by messages");
   return svSuccess;
 }

@@ -7,6 +7,8 @@
 //   log     small exclusive all-gathers on more than kDirectMaxRanks ranks:
 //           Bruck's algorithm, ceil(log2 P) rounds of one send and one
 //           receive each, so latency grows with log P, not P.
+//   shared  small exclusive all-gathers when the transport gave the ranks
+//           memory they all map (one node): shared_gather.h, one step.
 //
 // Every operation is made of cancellable point-to-point requests (never a
 // nonblocking MPI collective, which can be neither cancelled nor freed), so
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "debug.h"
+#include "transport/shared_gather.h"
 #include "transport/transport.h"
 
 namespace sv {
@@ -66,6 +69,15 @@ class P2PTransport : public Transport {
 
   svResult_t allGatherv(const void* send, void* recv, const size_t* recvBytes, const size_t* recvOffs, int tag,
                         bool exclusive, RequestPtr* req) override {
+    if (exclusive && shared_ && shared_->fits(recvBytes)) {
+      P2PRequest* r = newRequest(req, 0);
+      shared_->start(send, recv, recvBytes, recvOffs);
+      r->shared = true;
+      r->sharedTag = tag;
+      r->sharedPolls = 0;
+      bytesSent_ += recvBytes[rank_] * (nranks_ - 1);  // what the peers read
+      return svSuccess;
+    }
     size_t largest = 0;
     for (int p = 0; p < nranks_; ++p) largest = std::max(largest, recvBytes[p]);
     if (exclusive && nranks_ > kDirectMaxRanks && largest <= kSmallAllGatherBytes)
@@ -85,6 +97,24 @@ class P2PTransport : public Transport {
   svResult_t test(Request* req, bool* done) override {
     auto* r = static_cast<P2PRequest*>(req);
     *done = false;
+    if (r->shared) {
+      int bad = -1;
+      size_t got = 0;
+      shared_->poll(done, &bad, &got);
+      if (bad >= 0) return sizeMismatch(name(), bad, static_cast<long long>(got), shared_->expected(bad));
+      if (*done) {
+        r->shared = false;
+      } else if ((++r->sharedPolls & 63) == 0 && strayMessage(r->sharedTag, &bad)) {
+        // A peer sends this call's data where this rank gathers through
+        // memory: its call's blocks are larger than a slot.
+        return setError(nullptr, svInvalidUsage, name(),
+                        "the ranks disagree on the call: rank %d exchanges its data by messages where this rank's "
+                        "call gathers at most %zu bytes per rank through shared memory (count, datatype or policy "
+                        "differ; SV_CHECK=1 names the difference)",
+                        bad, SharedGather::kMaxBytes);
+      }
+      return svSuccess;
+    }
     for (;;) {
       if (!r->handles.empty()) {
         bool roundDone = false;
@@ -103,6 +133,7 @@ class P2PTransport : public Transport {
 
   void pendingPeers(Request* req, std::vector<int>* recvFrom, std::vector<int>* sendTo) override {
     auto* r = static_cast<P2PRequest*>(req);
+    if (r->shared) shared_->pendingPeers(recvFrom);
     for (size_t i = 0; i < r->handles.size(); ++i) {
       if (handleDone(r->handles[i])) continue;
       (r->meta[i].role == kSend ? sendTo : recvFrom)->push_back(r->meta[i].peer);
@@ -111,6 +142,7 @@ class P2PTransport : public Transport {
 
   bool cancel(Request* req) override {
     auto* r = static_cast<P2PRequest*>(req);
+    r->shared = false;  // a shared gather given up: only its poll wrote, and it stops
     bool quiet = !r->leaked;
     for (size_t i = 0; i < r->handles.size(); ++i) quiet &= cancelHandle(r->handles[i], r->meta[i].role);
     r->handles.clear();
@@ -149,6 +181,9 @@ class P2PTransport : public Transport {
     std::unique_ptr<LogGather> log;       // the all-gather in progress, if log-round
     std::unique_ptr<LogGather> spareLog;  // a finished one, for the next to reuse
     bool leaked = false;  // a cancel left some handle to the transport
+    bool shared = false;  // a gather of shared_ in flight
+    int sharedTag = 0;
+    unsigned sharedPolls = 0;
   };
 
   // A completed request passed back in is reused with its vectors' capacity
@@ -161,6 +196,7 @@ class P2PTransport : public Transport {
     }
     r->handles.clear();
     r->meta.clear();
+    r->shared = false;
     r->handles.reserve(handles);
     r->meta.reserve(handles);
     return r;
@@ -228,11 +264,20 @@ class P2PTransport : public Transport {
     return svSuccess;
   }
 
+  // Small exclusive all-gathers go through this when a transport sets it
+  // (ranks that map common memory).
+  std::unique_ptr<SharedGather> shared_;
+
   virtual svResult_t isend(const void* buf, size_t bytes, int peer, int tag, Handle* h) = 0;
   virtual svResult_t irecv(void* buf, size_t bytes, int peer, int tag, Handle* h) = 0;
   // *done once every handle completed; then every receive's size is checked
   // against meta (sizeMismatch otherwise).
   virtual svResult_t testAll(std::vector<Handle>& hs, const std::vector<Meta>& meta, bool* done) = 0;
+  // Whether a message of an exchange of the same call as `tag` waits to be
+  // received (sameCallExchange), and from whom: polled while a shared
+  // gather waits, since a peer whose call is larger takes messages instead.
+  // Default: no way to tell.
+  virtual bool strayMessage(int tag, int* peer) { (void)tag; (void)peer; return false; }
   // Whether one handle has completed, without releasing it.
   virtual bool handleDone(Handle& h) = 0;
   // Cancel or release one handle after a failure; true when its buffers are

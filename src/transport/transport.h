@@ -139,5 +139,11 @@ inline int callTag(Tag kind, uint64_t call) { return kind | static_cast<int>(cal
 inline int chunkTag(Tag kind, uint64_t call, size_t chunk, bool lastFull) {
   return callTag(kind, call) | static_cast<int>(chunk & 3) << 4 | (lastFull ? 1 << 6 : 0);
 }
+// Whether a message's tag is of an exchange of the same call as `tag` (the
+// parity bit): a transport waiting in one call can tell a peer's message of
+// that call from one of the next call of a peer that ran ahead.
+inline bool sameCallExchange(int messageTag, int tag) {
+  return messageTag != kTagNotice && ((messageTag ^ tag) & (1 << 3)) == 0;
+}
 
 }  // namespace sv

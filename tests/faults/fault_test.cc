@@ -2,10 +2,11 @@
 // Dead, hung and aborted peers with real processes (ctest -L faults).
 //
 //   fault_test --mode=kill|stop|abort|mismatch [--victim=R] [--timeout=S] [--delay-ms=D]
-//              [--small|--large]
+//              [--small|--large|--straddle]
 //
-// Every rank loops svAllReduceSign over mixed sizes (small ones take MPI's
-// nonblocking all-gather, large ones the pipelined all-to-all) on a host
+// Every rank loops svAllReduceSign over mixed sizes (small ones take an
+// all-gather, through shared memory unless SV_SHM=0, large ones the
+// pipelined all-to-all) on a host
 // communicator with config.timeout = S. D ms into the loop the victim rank
 // signals itself, so the fault lands mid-call:
 //   kill   SIGKILL: the victim is gone.
@@ -17,7 +18,9 @@
 //          progress must return svRemoteError.
 //   mismatch  no fault: the victim calls with 3x the count of the others
 //          (SV_CHECK off); every rank must fail with svInvalidUsage saying
-//          the ranks disagree and pointing to SV_CHECK=1.
+//          the ranks disagree and pointing to SV_CHECK=1. With --straddle
+//          the others' calls fit the shared-memory all-gather and the
+//          victim's do not, so the ranks take different paths.
 // Each survivor checks (the spec): the failing call returns
 // svTimeout or svRemoteError (abort: svRemoteError) within 2 x S of its
 // start (abort: within 2 x S of the svCommAbort call); svGetLastError names
@@ -84,7 +87,7 @@ int main(int argc, char** argv) {
   MPI_Comm_size(MPI_COMM_WORLD, &P);
   std::string mode = "kill";
   int victim = 1, delayMs = 800;
-  bool small = false, large = false;
+  bool small = false, large = false, straddle = false;
   double timeout = 3.0;
   for (int i = 1; i < argc; ++i) {
     if (!strncmp(argv[i], "--mode=", 7)) mode = argv[i] + 7;
@@ -93,6 +96,7 @@ int main(int argc, char** argv) {
     else if (!strncmp(argv[i], "--delay-ms=", 11)) delayMs = atoi(argv[i] + 11);
     else if (!strcmp(argv[i], "--small")) small = true;
     else if (!strcmp(argv[i], "--large")) large = true;
+    else if (!strcmp(argv[i], "--straddle")) straddle = true;
     else { fprintf(stderr, "unknown argument %s\n", argv[i]); MPI_Abort(MPI_COMM_WORLD, 2); }
   }
   if (P < 2 || victim < 0 || victim >= P ||
@@ -125,7 +129,10 @@ int main(int argc, char** argv) {
   const size_t kSmall[] = {1000, 3, 64, 1, 2000};
   const size_t kLarge[] = {2 << 20, 3 << 20, 4 << 20, 2 << 20, 3 << 20};  // floats: 8-16 MB
   const size_t kMismatch[] = {1000, 1000, 1000, 1000, 1000};
-  const size_t* counts = mismatch ? kMismatch : small ? kSmall : large ? kLarge : kCounts;
+  // 2504 packed bytes per rank, the victim's 7504: either side of the
+  // shared-memory all-gather's 4096 (src/transport/shared_gather.h).
+  const size_t kStraddle[] = {20000, 20000, 20000, 20000, 20000};
+  const size_t* counts = mismatch ? (straddle ? kStraddle : kMismatch) : small ? kSmall : large ? kLarge : kCounts;
   const size_t maxCount = large ? 4 << 20 : 1 << 20;
   std::vector<float> send(maxCount), recv(maxCount);
   for (size_t i = 0; i < maxCount; ++i) send[i] = ((i * 2654435761u + gRank * 40503u) >> 7) % 3 == 0 ? -1.f : 1.f;

@@ -380,13 +380,15 @@ std::string silentPhrase(int rank) { return "rank(s) " + std::to_string(rank) + 
 
 TEST_CASE("every entry point: a silent rank times out naming it at P = 2, 3, 6, 8, and the comm stays failed",
           "[faults][contract]") {
-  // 100 elements: one small exchange (a log-round all-gather above 4 ranks);
-  // 200000: the pipelined all-to-all from 4 ranks on.
+  // 100 elements: one small exchange (a log-round all-gather above 4 ranks,
+  // or through shared memory); 200000: the pipelined all-to-all from 4 ranks on.
   for (Entry e : kEntries)
     for (int P : {2, 3, 6, 8})
-      for (size_t count : {size_t(100), size_t(200000)}) {
-        INFO(entryName(e) << " P=" << P << " count=" << count);
-        auto world = sv::makeLoopbackWorld(P);
+      for (size_t count : {size_t(100), size_t(200000)})
+        for (bool shared : {false, true}) {
+        if (shared && count > 100) continue;
+        INFO(entryName(e) << " P=" << P << " count=" << count << (shared ? " shared memory" : ""));
+        auto world = sv::makeLoopbackWorld(P, shared);
         svConfig_t cfg = configWith(0.3);
         std::vector<svComm_t> c(P);
         for (int r = 0; r < P; ++r) REQUIRE(sv::commInitLoopback(world, r, &cfg, &c[r]) == svSuccess);
@@ -493,6 +495,7 @@ TEST_CASE("ranks that disagree on the count fail on every rank, saying so and po
     const char* name;
     std::vector<size_t> counts;  // per rank
     long long chunkBytes;        // 0: default
+    bool shared = false;         // small all-gathers through shared memory
   };
   const Case cases[] = {
       {"P=2 1000 vs 3000 (the message sizes differ)", {1000, 3000}, 0},
@@ -500,12 +503,17 @@ TEST_CASE("ranks that disagree on the count fail on every rank, saying so and po
       {"P=6 log-round all-gather", {64, 64, 64, 64, 64, 640}, 0},
       {"P=4 pipelined, by whole chunks", {8192 * 4, 8192 * 4, 8192 * 4, 8192 * 8}, 1024},
       {"P=2 two full chunks vs four", {8192 * 2, 8192 * 4}, 1024},
+      {"P=2 shared memory, the block sizes differ", {1000, 3000}, 0, true},
+      {"P=6 shared memory, one rank larger", {64, 64, 64, 64, 64, 640}, 0, true},
+      // 2504 packed bytes per rank against 7504: one side of a slot each
+      {"P=2 shared memory vs messages", {20000, 60000}, 0, true},
+      {"P=5 shared memory vs messages", {20000, 20000, 60000, 20000, 20000}, 0, true},
   };
   for (const Case& k : cases) {
     for (Entry e : kEntries) {
       INFO(k.name << " " << entryName(e));
       const int P = static_cast<int>(k.counts.size());
-      auto world = sv::makeLoopbackWorld(P);
+      auto world = sv::makeLoopbackWorld(P, k.shared);
       svConfig_t cfg = configWith(0.5);
       if (k.chunkBytes) cfg.chunkBytes = k.chunkBytes;
       std::vector<svComm_t> c(P);

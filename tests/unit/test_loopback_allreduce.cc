@@ -96,8 +96,9 @@ struct WorldRun {
 };
 
 // Runs the calls in order on every rank of a fresh world.
-WorldRun runTyped(int P, const svConfig_t& cfg, const std::vector<CallSpec>& calls) {
-  auto world = sv::makeLoopbackWorld(P);
+// shared: small all-gathers through the world's shared memory (SharedGather).
+WorldRun runTyped(int P, const svConfig_t& cfg, const std::vector<CallSpec>& calls, bool shared = false) {
+  auto world = sv::makeLoopbackWorld(P, shared);
   WorldRun w;
   w.initRc.assign(P, svInternalError);
   w.res.assign(P, std::vector<CallResult>(calls.size()));
@@ -243,7 +244,7 @@ CallSpec makeCall(ref::Rng& rng, int P, svDataType_t dt, size_t count, bool inPl
 
 // Every tie x zero x NaN policy and every algorithm on P ranks, all datatypes,
 // small counts around word boundaries, in place and out of place.
-void policyMatrix(int P) {
+void policyMatrix(int P, bool shared = false) {
   static const double kScales[] = {1.0, 0.5, -2.0, 0.1, 3.0, 1e-3, 70000.0};
   static const size_t kCounts[] = {0, 1, 31, 32, 33, 63, 64, 65, 1000};
   ref::Rng rng(1000 + static_cast<uint64_t>(P));
@@ -259,9 +260,9 @@ void policyMatrix(int P) {
           for (svDataType_t dt : kTypes)
             for (size_t count : kCounts)
               for (bool inPlace : {false, true}) calls.push_back(makeCall(rng, P, dt, count, inPlace, nan == SV_NAN_AS_ZERO));
-          const WorldRun w = runTyped(P, cfg, calls);
+          const WorldRun w = runTyped(P, cfg, calls, shared);
           const std::string problem = verifyTyped(P, cfg, calls, w);
-          INFO("P=" << P << " " << policyLabel(cfg) << ": " << problem);
+          INFO("P=" << P << (shared ? " shared memory " : " ") << policyLabel(cfg) << ": " << problem);
           CHECK(problem.empty());
         }
 }
@@ -277,6 +278,11 @@ TEST_CASE("loopback all-reduce policy matrix on 6 ranks", "[loopback]") { policy
 TEST_CASE("loopback all-reduce policy matrix on 8 ranks", "[loopback]") { policyMatrix(8); }
 TEST_CASE("loopback all-reduce policy matrix on 11 ranks", "[loopback]") { policyMatrix(11); }
 TEST_CASE("loopback all-reduce policy matrix on 16 ranks", "[loopback]") { policyMatrix(16); }
+// Small all-gathers through shared memory, as MPI communicators on one node.
+TEST_CASE("loopback all-reduce policy matrix on 2 ranks sharing memory", "[loopback][shared]") { policyMatrix(2, true); }
+TEST_CASE("loopback all-reduce policy matrix on 3 ranks sharing memory", "[loopback][shared]") { policyMatrix(3, true); }
+TEST_CASE("loopback all-reduce policy matrix on 5 ranks sharing memory", "[loopback][shared]") { policyMatrix(5, true); }
+TEST_CASE("loopback all-reduce policy matrix on 8 ranks sharing memory", "[loopback][shared]") { policyMatrix(8, true); }
 
 TEST_CASE("loopback all-reduce of 100003 elements in many pipeline chunks", "[loopback][large]") {
   ref::Rng rng(2001);
