@@ -168,7 +168,9 @@ class LoopbackTransport final : public P2PTransport<Handle> {
   LoopbackTransport(std::shared_ptr<LoopbackWorld> world, int rank) : world_(std::move(world)) {
     rank_ = rank;
     nranks_ = world_->nranks;
-    if (world_->sharedBase() != nullptr) shared_ = std::make_unique<SharedGather>(world_->sharedBase(), rank_, nranks_);
+    if (world_->sharedBase() != nullptr)
+      shared_ = std::make_unique<SharedGather>(world_->sharedBase(), rank_, nranks_,
+                                               SharedGather::spinPollsFor(nranks_));
   }
   const char* name() const override { return "loopback"; }
 

@@ -134,7 +134,9 @@ class MpiTransport final : public P2PTransport<MPI_Request> {
   MpiTransport(MPI_Comm comm, std::unique_ptr<SharedSegment> segment) : comm_(comm), segment_(std::move(segment)) {
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &nranks_);
-    if (segment_) shared_ = std::make_unique<SharedGather>(segment_->base(), rank_, nranks_);
+    // The segment exists only when every rank is on this node.
+    if (segment_)
+      shared_ = std::make_unique<SharedGather>(segment_->base(), rank_, nranks_, SharedGather::spinPollsFor(nranks_));
   }
   // A communicator with a request that could not be released (leaking())
   // is not freed: MPI may still complete that request into it. Notices
