@@ -23,6 +23,7 @@
 #include "deadline.h"
 #include "debug.h"
 #include "function_ref.h"
+#include "group.h"
 #include "host_kernels.h"
 #include "plan.h"
 
@@ -372,6 +373,8 @@ svResult_t checkDatatype(svComm* comm, const char* where, int dt, const void* p1
   return svSuccess;
 }
 
+}  // namespace
+
 // Whole words of the packed API's 32-bit buffers copied into/out of 64-bit
 // staging; unused bits beyond count are zeroed.
 void copyBitsIn(const uint32_t* src, size_t count, size_t firstWord, size_t words, uint64_t* dst) {
@@ -392,7 +395,6 @@ void copyBitsOut(const uint64_t* src, size_t count, size_t firstWord, size_t wor
   if (first32 + n32 == total32 && count % 32) dst[total32 - 1] &= (1u << (count % 32)) - 1;
 }
 
-}  // namespace
 }  // namespace sv
 
 using namespace sv;
@@ -415,6 +417,7 @@ svResult_t svAllReduceSign(const void* sendbuff, void* recvbuff, size_t count, s
       return setError(comm, svInvalidArgument, where, "sendbuff and recvbuff overlap without being equal");
   }
   if (comm->device) return onComm(comm, deviceAllReduceSign(comm, sendbuff, recvbuff, count, datatype, stream));
+  if (inGroup()) return groupAdd(comm, {sendbuff, recvbuff, count, datatype}, where);
   const CallShape shape = planCall(comm, count, false);
   const OutputBits bits = outputBits(datatype, comm->config.scale);
   const int ip = shape.inPlanes, op = shape.outPlanes;
@@ -446,6 +449,7 @@ svResult_t svAllReduceSignPacked(const uint32_t* sendbits, uint32_t* recvbits, s
       return setError(comm, svInvalidArgument, where, "sendbits and recvbits overlap without being equal");
   }
   if (comm->device) return onComm(comm, deviceAllReduceSignPacked(comm, sendbits, recvbits, count, stream));
+  if (inGroup()) return groupAdd(comm, {sendbits, recvbits, count, kGroupPackedBits}, where);
   const CallShape shape = planCall(comm, count, true);
   auto pack = [&](size_t firstWord, size_t words, uint64_t* out) -> uint64_t {
     copyBitsIn(sendbits, count, firstWord, words, out);

@@ -36,6 +36,12 @@ using CustomFinishFn = std::function<svResult_t(Waiter& waiter, int tag)>;
 // (1 or 2 each, from the zero and tie policies and the rank count).
 void customPlanes(const svComm* comm, size_t count, int* inPlanes, int* outPlanes);
 
+// The packed API's 32-bit words of count bits, words [firstWord,
+// firstWord + words) of them as 64-bit words, copied into 64-bit staging
+// (unused bits beyond count zeroed) and back out.
+void copyBitsIn(const uint32_t* src, size_t count, size_t firstWord, size_t words, uint64_t* dst);
+void copyBitsOut(const uint64_t* src, size_t count, size_t firstWord, size_t words, uint32_t* dst);
+
 // svAllReduceSign's engine (algorithm choice, pipeline, NaN agreement, stats,
 // failure handling) with the caller's pack/unpack/finish. The caller holds
 // a reference on comm (CommRef) and has checked its arguments.
