@@ -23,6 +23,7 @@
 #include "comm.h"
 #include "datatype.h"
 #include "debug.h"
+#include "host_isa.h"
 #include "host_kernels.h"
 
 namespace sv {
@@ -48,6 +49,12 @@ svResult_t runFused(svComm* comm, const std::vector<const GroupCall*>& calls) {
   int ip = 1, op = 1;
   customPlanes(comm, words * kWordBits, &ip, &op);
   const double scale = comm->config.scale;
+  // The tensors are pieces of one large output: stream their stores as a
+  // single call's would be (host_kernels.h).
+  size_t outBytes = 0;
+  for (const GroupCall* c : calls)
+    outBytes += c->datatype == kGroupPackedBits ? c->count / 8 : c->count * dtSize(static_cast<svDataType_t>(c->datatype));
+  const bool large = outBytes >= host::kStreamOutputBytes;
   // Runs f(i, tensor's first word in range, words, offset of the range) for
   // every tensor overlapping words [w0, w0 + nw).
   auto forEach = [&](size_t w0, size_t nw, auto&& f) {
@@ -80,7 +87,7 @@ svResult_t runFused(svComm* comm, const std::vector<const GroupCall*>& calls) {
       }
       const svDataType_t dt = static_cast<svDataType_t>(c.datatype);
       const size_t e0 = tw * kWordBits, m = std::min(tn * kWordBits, c.count - e0);
-      host::unpack(in + at * op, op, m, dt, outputBits(dt, scale), static_cast<char*>(c.recv) + e0 * dtSize(dt));
+      host::unpack(in + at * op, op, m, dt, outputBits(dt, scale), static_cast<char*>(c.recv) + e0 * dtSize(dt), large);
     });
   };
   return allReduceSignCustom(comm, where, words * kWordBits, pack, unpack);

@@ -34,9 +34,13 @@ enum class Isa : int { kGeneric = 0, kSse2 = 1, kAvx2 = 2, kAvx512 = 3, kNeon = 
 const char* isaName(Isa isa);
 
 // The kernels of one ISA (the signatures of host_kernels.h).
+// Unpacked outputs at least this large are written around the caches.
+constexpr size_t kStreamOutputBytes = size_t(4) << 20;
+
 struct KernelTable {
   uint64_t (*pack)(const void* x, size_t n, svDataType_t dt, int planes, uint64_t* out);
-  void (*unpack)(const uint64_t* in, int planes, size_t n, svDataType_t dt, const OutputBits& bits, void* out);
+  void (*unpack)(const uint64_t* in, int planes, size_t n, svDataType_t dt, const OutputBits& bits, void* out,
+                 bool partOfLarge);
 };
 
 // The ISAs this build has and this CPU runs, generic first, best last

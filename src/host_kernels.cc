@@ -227,8 +227,9 @@ uint64_t pack(const void* x, size_t n, svDataType_t dt, int planes, uint64_t* ou
   return active()->pack(x, n, dt, planes, out);
 }
 
-void unpack(const uint64_t* in, int planes, size_t n, svDataType_t dt, const OutputBits& bits, void* out) {
-  active()->unpack(in, planes, n, dt, bits, out);
+void unpack(const uint64_t* in, int planes, size_t n, svDataType_t dt, const OutputBits& bits, void* out,
+            bool partOfLarge) {
+  active()->unpack(in, planes, n, dt, bits, out, partOfLarge);
 }
 
 namespace {

@@ -25,9 +25,11 @@ void vote(const uint64_t* in, size_t rankStride, size_t words, const VoteParams&
           uint64_t firstWord, uint64_t* out);
 
 // Unpack n elements from ceil(n/64) groups of `planes` words (1: sign plane;
-// 2: sign and nonzero planes).
+// 2: sign and nonzero planes). An output of 4 MiB or more is written around
+// the caches; partOfLarge: so is this one, a piece of such an output (the
+// tensors of a group), however small.
 void unpack(const uint64_t* in, int planes, size_t n, svDataType_t dt, const OutputBits& bits,
-            void* out);
+            void* out, bool partOfLarge = false);
 
 }  // namespace host
 }  // namespace sv

@@ -57,7 +57,8 @@ SV_ISA_TARGET void unpackLoop(const uint64_t* in, size_t full, U pos, U neg, U* 
 
 // Outputs at least this large go around the caches (where the ISA can):
 // they will not be read back before they would have been evicted anyway.
-constexpr size_t kStreamBytes = size_t(4) << 20;
+// So do the pieces of one (partOfLarge: a group's tensors, host_kernels.h).
+constexpr size_t kStreamBytes = kStreamOutputBytes;  // host_isa.h
 
 // Plane `plane` of the 64 elements that start at bit s (1..63) of word w:
 // the bits as an output that starts s elements late sees them.
@@ -91,12 +92,12 @@ SV_ISA_TARGET void unpackStreamShifted(const uint64_t* in, size_t n, U pos, U ne
 }
 
 template <typename U>
-SV_ISA_TARGET void unpackT(const uint64_t* in, int planes, size_t n, const OutputBits& bits, U* out) {
+SV_ISA_TARGET void unpackT(const uint64_t* in, int planes, size_t n, const OutputBits& bits, U* out, bool partOfLarge) {
   const size_t full = n / kWordBits;
   const int tail = static_cast<int>(n % kWordBits);
   const U pos = static_cast<U>(bits.pos), neg = static_cast<U>(bits.neg);
   const uintptr_t misalign = reinterpret_cast<uintptr_t>(out) % 64;
-  const bool stream = kCanStream && n * sizeof(U) >= kStreamBytes;
+  const bool stream = kCanStream && (partOfLarge || n * sizeof(U) >= kStreamBytes);
   if (stream && misalign != 0) {
     // Element-aligned (the entry points check it), so head < 64 / sizeof(U).
     const int head = static_cast<int>((64 - misalign) / sizeof(U));
@@ -129,12 +130,12 @@ SV_ISA_TARGET uint64_t pack(const void* x, size_t n, svDataType_t dt, int planes
 }
 
 SV_ISA_TARGET void unpack(const uint64_t* in, int planes, size_t n, svDataType_t dt, const OutputBits& bits,
-                          void* out) {
+                          void* out, bool partOfLarge) {
   switch (dt) {
     case svFloat16:
-    case svBfloat16: unpackT<uint16_t>(in, planes, n, bits, static_cast<uint16_t*>(out)); break;
-    case svFloat32: unpackT<uint32_t>(in, planes, n, bits, static_cast<uint32_t*>(out)); break;
-    case svFloat64: unpackT<uint64_t>(in, planes, n, bits, static_cast<uint64_t*>(out)); break;
+    case svBfloat16: unpackT<uint16_t>(in, planes, n, bits, static_cast<uint16_t*>(out), partOfLarge); break;
+    case svFloat32: unpackT<uint32_t>(in, planes, n, bits, static_cast<uint32_t*>(out), partOfLarge); break;
+    case svFloat64: unpackT<uint64_t>(in, planes, n, bits, static_cast<uint64_t*>(out), partOfLarge); break;
   }
 }
 
