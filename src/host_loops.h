@@ -97,7 +97,9 @@ SV_ISA_TARGET void unpackT(const uint64_t* in, int planes, size_t n, const Outpu
   const int tail = static_cast<int>(n % kWordBits);
   const U pos = static_cast<U>(bits.pos), neg = static_cast<U>(bits.neg);
   const uintptr_t misalign = reinterpret_cast<uintptr_t>(out) % 64;
-  const bool stream = kCanStream && (partOfLarge || n * sizeof(U) >= kStreamBytes);
+  // A piece streams from two words on (its head, up to a 64-byte boundary,
+  // is at most 32 elements, so at least a line follows).
+  const bool stream = kCanStream && (n * sizeof(U) >= kStreamBytes || (partOfLarge && n >= 2 * kWordBits));
   if (stream && misalign != 0) {
     // Element-aligned (the entry points check it), so head < 64 / sizeof(U).
     const int head = static_cast<int>((64 - misalign) / sizeof(U));

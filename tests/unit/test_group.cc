@@ -248,3 +248,38 @@ TEST_CASE("a group waiting on a silent rank times out naming it, and the communi
   }
   for (int r = 0; r < P; ++r) CHECK(svCommDestroy(c[r]) == svSuccess);
 }
+
+TEST_CASE("a group with a large output streams every tensor's stores, small and unaligned ones too", "[group]") {
+  // Over 4 MiB of output in all: each tensor's unpack writes around the
+  // caches (host::unpack partOfLarge), tails and 64-byte heads included.
+  const int P = 2;
+  ref::Rng rng(4242);
+  std::vector<Tensor> ts = makeTensors(rng, P, false);
+  Tensor big;
+  big.dt = svFloat32;
+  big.packed = false;
+  big.count = 1100003;
+  big.inPlace = false;
+  for (int r = 0; r < P; ++r) {
+    std::vector<uint64_t> v(big.count);
+    for (auto& e : v) e = ref::randomElement(rng, ref::formatOf(svFloat32), false, 10, 10);
+    big.in.push_back(v);
+  }
+  ts.insert(ts.begin() + 3, big);
+  for (int tie : {SV_TIE_POSITIVE, SV_TIE_ZERO}) {
+    const svConfig_t cfg = policy(tie, SV_ZERO_ABSTAIN, 5);
+    const std::vector<RankOut> res = runGroup(P, cfg, ts, true);
+    size_t firstWord = 0;
+    for (size_t k = 0; k < ts.size(); ++k) {
+      const std::vector<uint64_t> want = expected(ts[k], cfg, P, 0, firstWord);
+      firstWord += (ts[k].count + 63) / 64;
+      for (int r = 0; r < P; ++r) {
+        INFO("tie " << tie << " tensor " << k << " rank " << r << ": " << res[r].err);
+        REQUIRE(res[r].endRc == svSuccess);
+        size_t bad = 0;
+        for (size_t i = 0; i < want.size(); ++i) bad += res[r].out[k][i] != want[i];
+        CHECK(bad == 0);
+      }
+    }
+  }
+}
