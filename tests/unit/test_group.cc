@@ -137,6 +137,25 @@ svConfig_t policy(int tie, int zero, long long seed) {
   return c;
 }
 
+// Every rank's every tensor against expected() (Catch2 runs on this thread).
+void checkGroup(const std::vector<Tensor>& ts, const svConfig_t& cfg, int P, const std::vector<RankOut>& res) {
+  size_t firstWord = 0;
+  for (size_t k = 0; k < ts.size(); ++k) {
+    const std::vector<uint64_t> want = expected(ts[k], cfg, P, 0, firstWord);
+    firstWord += (ts[k].count + 63) / 64;
+    for (int r = 0; r < P; ++r) {
+      INFO("tensor " << k << " rank " << r << ": " << res[r].err);
+      REQUIRE(res[r].startRc == svSuccess);
+      CHECK(res[r].callRc[k] == svSuccess);
+      REQUIRE(res[r].endRc == svSuccess);
+      size_t bad = 0;
+      for (size_t i = 0; i < want.size(); ++i) bad += res[r].out[k][i] != want[i];
+      CHECK(bad == 0);
+    }
+  }
+  for (int r = 0; r < P; ++r) CHECK(res[r].stats.calls == 1);  // one exchange
+}
+
 }  // namespace
 
 TEST_CASE("svGroupStart/End: one exchange, each output the per-element vote, every policy and P", "[group]") {
@@ -151,22 +170,7 @@ TEST_CASE("svGroupStart/End: one exchange, each output the per-element vote, eve
           const std::vector<Tensor> ts = makeTensors(rng, P, packedOk);
           const svConfig_t cfg = policy(tie, zero, 900 + P);
           INFO("P=" << P << (shared ? " shared" : "") << " tie=" << tie << " zero=" << zero);
-          const std::vector<RankOut> res = runGroup(P, cfg, ts, shared);
-          size_t firstWord = 0;
-          for (size_t k = 0; k < ts.size(); ++k) {
-            const std::vector<uint64_t> want = expected(ts[k], cfg, P, 0, firstWord);
-            firstWord += (ts[k].count + 63) / 64;
-            for (int r = 0; r < P; ++r) {
-              INFO("tensor " << k << " rank " << r << ": " << res[r].err);
-              REQUIRE(res[r].startRc == svSuccess);
-              CHECK(res[r].callRc[k] == svSuccess);
-              CHECK(res[r].endRc == svSuccess);
-              size_t bad = 0;
-              for (size_t i = 0; i < want.size(); ++i) bad += res[r].out[k][i] != want[i];
-              CHECK(bad == 0);
-            }
-          }
-          for (int r = 0; r < P; ++r) CHECK(res[r].stats.calls == 1);  // one exchange
+          checkGroup(ts, cfg, P, runGroup(P, cfg, ts, shared));
         }
 }
 
@@ -268,18 +272,7 @@ TEST_CASE("a group with a large output streams every tensor's stores, small and 
   ts.insert(ts.begin() + 3, big);
   for (int tie : {SV_TIE_POSITIVE, SV_TIE_ZERO}) {
     const svConfig_t cfg = policy(tie, SV_ZERO_ABSTAIN, 5);
-    const std::vector<RankOut> res = runGroup(P, cfg, ts, true);
-    size_t firstWord = 0;
-    for (size_t k = 0; k < ts.size(); ++k) {
-      const std::vector<uint64_t> want = expected(ts[k], cfg, P, 0, firstWord);
-      firstWord += (ts[k].count + 63) / 64;
-      for (int r = 0; r < P; ++r) {
-        INFO("tie " << tie << " tensor " << k << " rank " << r << ": " << res[r].err);
-        REQUIRE(res[r].endRc == svSuccess);
-        size_t bad = 0;
-        for (size_t i = 0; i < want.size(); ++i) bad += res[r].out[k][i] != want[i];
-        CHECK(bad == 0);
-      }
-    }
+    INFO("tie " << tie);
+    checkGroup(ts, cfg, P, runGroup(P, cfg, ts, true));
   }
 }
