@@ -54,6 +54,35 @@ uint16_t floatBitsTo16(uint32_t f, int exp, int man) {
 uint16_t doubleToHalfBits(double d) { return floatBitsTo16(doubleToFloatOddBits(d), 5, 10); }
 uint16_t doubleToBf16Bits(double d) { return floatBitsTo16(doubleToFloatOddBits(d), 8, 7); }
 
+float halfBitsToFloat(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1f, man = h & 0x3ffu, bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000u | (man << 13);  // inf, NaN (payload kept)
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (man << 13);
+  } else if (man == 0) {
+    bits = sign;  // +-0
+  } else {  // subnormal: normalise
+    int e = -1;
+    do {
+      ++e;
+      man <<= 1;
+    } while ((man & 0x400u) == 0);
+    bits = sign | ((112 - e) << 23) | ((man & 0x3ffu) << 13);
+  }
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+float bf16BitsToFloat(uint16_t b) {
+  const uint32_t bits = static_cast<uint32_t>(b) << 16;
+  float f;
+  memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
 const char* dtName(svDataType_t dt) {
   switch (dt) {
     case svFloat16: return "half";

@@ -28,5 +28,8 @@ OutputBits outputBits(svDataType_t dt, double scale);
 // Correctly rounded conversions (round to nearest even), exposed for tests.
 uint16_t doubleToHalfBits(double d);
 uint16_t doubleToBf16Bits(double d);
+// Exact widenings of the 16-bit formats.
+float halfBitsToFloat(uint16_t h);
+float bf16BitsToFloat(uint16_t b);
 
 }  // namespace sv

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Optimizer steps on top of the sign-majority all-reduce: Signum with
-// majority vote and error-feedback signSGD (docs/optimizer.md). The
+// majority vote, error-feedback signSGD and Lion with majority vote
+// (docs/optimizer.md). The
 // element-wise update of the state is fused into the engine's pack step
 // (allreduce_custom.h) in blocks small enough to stay in L1, so the gradient
 // is read once and the packed votes come from the freshly written state.
@@ -24,16 +25,18 @@ namespace {
 // Elements per inner block: a multiple of 64 (whole words), 8 KiB of fp64.
 constexpr size_t kBlock = 1024;
 
-bool overlaps(const void* a, const void* b, size_t bytes) {
+// [a, a + na) and [b, b + nb) share a byte.
+bool overlaps(const void* a, size_t na, const void* b, size_t nb) {
   const char* x = static_cast<const char*>(a);
   const char* y = static_cast<const char*>(b);
-  return x < y + bytes && y < x + bytes;
+  return x < y + nb && y < x + na;
 }
 
-// Checks shared by both steps; on success the buffers are valid for count.
-// The caller holds a reference on comm.
+// Checks shared by the steps; on success the buffers are valid for count.
+// The caller holds a reference on comm. mixed: params and grads may also be
+// fp16/bf16, with an fp32 state (Lion).
 svResult_t checkStep(svComm* comm, const char* where, const void* params, const void* grads, const void* state,
-                     const char* stateName, size_t count, int dt, double lr, double wd) {
+                     const char* stateName, size_t count, int dt, double lr, double wd, bool mixed = false) {
   // The fused step is host code; a device communicator's buffers are not
   // host memory (its kernel comes with the GPU path).
   if (comm->config.device != SV_DEVICE_HOST)
@@ -43,19 +46,24 @@ svResult_t checkStep(svComm* comm, const char* where, const void* params, const 
   if (count > 0 && grads == nullptr) return setError(comm, svInvalidArgument, where, "grads is NULL with count %zu", count);
   if (count > 0 && state == nullptr)
     return setError(comm, svInvalidArgument, where, "%s is NULL with count %zu", stateName, count);
-  if (dt != svFloat32 && dt != svFloat64)
-    return setError(comm, svInvalidArgument, where, "datatype %d not supported (svFloat32 or svFloat64)", dt);
-  const size_t esz = dtSize(static_cast<svDataType_t>(dt));
+  const bool half = dt == svFloat16 || dt == svBfloat16;
+  if (dt != svFloat32 && dt != svFloat64 && !(mixed && half))
+    return setError(comm, svInvalidArgument, where, "datatype %d not supported (svFloat32 or svFloat64%s)", dt,
+                    mixed ? "; svFloat16 or svBfloat16 with an fp32 state" : "");
+  const size_t esz = dtSize(static_cast<svDataType_t>(dt)), ssz = half ? 4 : esz;
   if (count > (SIZE_MAX - 64 * 8) / 8) return setError(comm, svInvalidArgument, where, "count %zu overflows the buffer size", count);
-  if ((reinterpret_cast<uintptr_t>(params) | reinterpret_cast<uintptr_t>(grads) |
-       reinterpret_cast<uintptr_t>(state)) % esz != 0)
+  if ((reinterpret_cast<uintptr_t>(params) | reinterpret_cast<uintptr_t>(grads)) % esz != 0)
     return setError(comm, svInvalidArgument, where, "buffer not aligned to %zu bytes for %s", esz,
                     dtName(static_cast<svDataType_t>(dt)));
+  if (reinterpret_cast<uintptr_t>(state) % ssz != 0)
+    return setError(comm, svInvalidArgument, where, "%s not aligned to %zu bytes", stateName, ssz);
   if (count > 0) {
-    const size_t bytes = count * esz;
-    if (overlaps(params, grads, bytes)) return setError(comm, svInvalidArgument, where, "params and grads overlap");
-    if (overlaps(params, state, bytes)) return setError(comm, svInvalidArgument, where, "params and %s overlap", stateName);
-    if (overlaps(grads, state, bytes)) return setError(comm, svInvalidArgument, where, "grads and %s overlap", stateName);
+    const size_t bytes = count * esz, sbytes = count * ssz;
+    if (overlaps(params, bytes, grads, bytes)) return setError(comm, svInvalidArgument, where, "params and grads overlap");
+    if (overlaps(params, bytes, state, sbytes))
+      return setError(comm, svInvalidArgument, where, "params and %s overlap", stateName);
+    if (overlaps(grads, bytes, state, sbytes))
+      return setError(comm, svInvalidArgument, where, "grads and %s overlap", stateName);
   }
   if (!(lr >= 0) || !isfinite(lr)) return setError(comm, svInvalidArgument, where, "lr %g is not finite and >= 0", lr);
   if (!(wd >= 0) || !isfinite(wd))
@@ -194,6 +202,90 @@ svResult_t efSign(svComm* comm, const char* where, T* x, const T* g, T* e, size_
   return svSuccess;
 }
 
+// ---- Lion ----------------------------------------------------------------------
+// The parameters' and gradients' element type T, and the type S the step
+// computes in and keeps the momentum in: the type itself for fp32 and fp64,
+// fp32 for the 16-bit formats (a mixed-precision trainer's fp32 state).
+struct LionF32 {
+  using T = float;
+  using S = float;
+  static S load(T v) { return v; }
+  static T store(S v) { return v; }
+};
+struct LionF64 {
+  using T = double;
+  using S = double;
+  static S load(T v) { return v; }
+  static T store(S v) { return v; }
+};
+struct LionF16 {
+  using T = uint16_t;
+  using S = float;
+  static S load(T v) { return halfBitsToFloat(v); }
+  static T store(S v) { return doubleToHalfBits(v); }  // float -> double is exact: one rounding
+};
+struct LionBf16 {
+  using T = uint16_t;
+  using S = float;
+  static S load(T v) { return bf16BitsToFloat(v); }
+  static T store(S v) { return doubleToBf16Bits(v); }
+};
+
+// Lion with majority vote (Distributed Lion, "MaVo"): the vote is on this
+// rank's interpolated update c, not on its momentum, and the momentum
+// moves with beta2 after c was taken:
+//   c <- beta1 * m + (1 - beta1) * g;  vote on sign(c)
+//   m <- beta2 * m + (1 - beta2) * g
+//   x <- x * (1 - lr * wd) - lr * vote
+// Pack computes c into a block that stays in L1, packs its signs and
+// updates m in the same pass (under SV_NAN_ERROR: in unpack, after the
+// agreement, as signum() does); unpack applies the step from the votes.
+template <typename E>
+svResult_t lion(svComm* comm, const char* where, typename E::T* x, const typename E::T* g, typename E::S* m,
+                size_t count, double lrD, double beta1D, double beta2D, double wdD) {
+  using S = typename E::S;
+  const S lr = static_cast<S>(lrD), b1 = static_cast<S>(beta1D), omb1 = static_cast<S>(1.0 - beta1D),
+          b2 = static_cast<S>(beta2D), omb2 = static_cast<S>(1.0 - beta2D), decay = static_cast<S>(1.0 - lrD * wdD);
+  int ip = 1, op = 1;
+  customPlanes(comm, count, &ip, &op);
+  const bool nanError = comm->config.nan == SV_NAN_ERROR;
+  const svDataType_t st = typeOf(S());
+  const OutputBits unit = outputBits(st, 1.0);
+  auto pack = [&](size_t firstWord, size_t words, uint64_t* out) -> uint64_t {
+    const size_t e0 = firstWord * kWordBits, n = std::min(words * kWordBits, count - e0);
+    S c[kBlock];
+    uint64_t nans = 0;
+    for (size_t b = 0; b < n; b += kBlock) {
+      const size_t nb = std::min(kBlock, n - b);
+      const typename E::T* gb = g + e0 + b;
+      S* mb = m + e0 + b;
+      for (size_t i = 0; i < nb; ++i) {
+        const S gi = E::load(gb[i]);
+        c[i] = b1 * mb[i] + omb1 * gi;
+        if (!nanError) mb[i] = b2 * mb[i] + omb2 * gi;
+      }
+      nans += host::pack(c, nb, st, ip, out + (b / kWordBits) * ip);
+    }
+    return nans;
+  };
+  auto unpack = [&](size_t firstWord, size_t words, const uint64_t* in) {
+    const size_t e0 = firstWord * kWordBits, n = std::min(words * kWordBits, count - e0);
+    S vote[kBlock];
+    for (size_t b = 0; b < n; b += kBlock) {
+      const size_t nb = std::min(kBlock, n - b);
+      typename E::T* xb = x + e0 + b;
+      if (nanError) {
+        const typename E::T* gb = g + e0 + b;
+        S* mb = m + e0 + b;
+        for (size_t i = 0; i < nb; ++i) mb[i] = b2 * mb[i] + omb2 * E::load(gb[i]);
+      }
+      host::unpack(in + (b / kWordBits) * op, op, nb, st, unit, vote);
+      for (size_t i = 0; i < nb; ++i) xb[i] = E::store(E::load(xb[i]) * decay - lr * vote[i]);
+    }
+  };
+  return allReduceSignCustom(comm, where, count, pack, unpack);
+}
+
 }  // namespace
 }  // namespace sv
 
@@ -228,6 +320,32 @@ svResult_t svEFSignStep(void* params, const void* grads, void* error, size_t cou
                   static_cast<float*>(error), count, lr, weightDecay);
   return efSign(comm, where, static_cast<double*>(params), static_cast<const double*>(grads),
                 static_cast<double*>(error), count, lr, weightDecay);
+}
+
+svResult_t svLionStep(void* params, const void* grads, void* momentum, size_t count, svDataType_t datatype,
+                      double lr, double beta1, double beta2, double weightDecay, svComm_t comm, cudaStream_t stream) {
+  (void)stream;
+  static const char* where = "svLionStep";
+  CommRef ref(comm, where);  // keeps comm alive if another thread destroys or aborts it
+  SVCHECK(ref.result());
+  SVCHECK(checkStep(comm, where, params, grads, momentum, "momentum", count, datatype, lr, weightDecay, true));
+  if (!(beta1 >= 0 && beta1 <= 1)) return setError(comm, svInvalidArgument, where, "beta1 %g is not in [0, 1]", beta1);
+  if (!(beta2 >= 0 && beta2 <= 1)) return setError(comm, svInvalidArgument, where, "beta2 %g is not in [0, 1]", beta2);
+  float* m32 = static_cast<float*>(momentum);
+  switch (datatype) {
+    case svFloat32:
+      return lion<LionF32>(comm, where, static_cast<float*>(params), static_cast<const float*>(grads), m32, count, lr,
+                           beta1, beta2, weightDecay);
+    case svFloat64:
+      return lion<LionF64>(comm, where, static_cast<double*>(params), static_cast<const double*>(grads),
+                           static_cast<double*>(momentum), count, lr, beta1, beta2, weightDecay);
+    case svFloat16:
+      return lion<LionF16>(comm, where, static_cast<uint16_t*>(params), static_cast<const uint16_t*>(grads), m32,
+                           count, lr, beta1, beta2, weightDecay);
+    default:
+      return lion<LionBf16>(comm, where, static_cast<uint16_t*>(params), static_cast<const uint16_t*>(grads), m32,
+                            count, lr, beta1, beta2, weightDecay);
+  }
 }
 
 }  // extern "C"

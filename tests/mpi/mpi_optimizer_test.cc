@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// svSignumStep and svEFSignStep over MPI, any number of ranks (ctest runs
+// svSignumStep, svEFSignStep and svLionStep over MPI, any number of ranks (ctest runs
 // P = 1, 3, 4, 8). Every rank regenerates every rank's gradients from a
 // seeded PRNG, runs a naive reference of all ranks' steps (the formulas of
 // docs/optimizer.md; votes counted as integers, median of the scales; no
@@ -56,13 +56,18 @@ uint64_t fnv(const void* p, size_t n) {
   return h;
 }
 
+enum Opt { kSignum, kEF, kLion };
+const char* const kOptNames[] = {"Signum", "EF", "Lion"};
+
 template <typename T>
-void runCase(MPI_Comm world, bool ef, size_t count, int algo, bool smooth, uint64_t seed) {
+void runCase(MPI_Comm world, Opt opt, size_t count, int algo, bool smooth, uint64_t seed) {
+  const bool ef = opt == kEF;
   int P = 1;
   MPI_Comm_size(world, &P);
   const svDataType_t dt = sizeof(T) == 4 ? svFloat32 : svFloat64;
-  const double lrD = 0.05, betaD = 0.8, wdD = 0.01;
-  const T lr = lrD, beta = betaD, omb = 1.0 - betaD, wd = wdD, decay = lrD * wdD;
+  const double lrD = 0.05, betaD = 0.8, wdD = 0.01, beta2D = 0.95;  // betaD: Lion's beta1
+  const T lr = lrD, beta = betaD, omb = 1.0 - betaD, wd = wdD, decay = lrD * wdD, b2 = beta2D, omb2 = 1.0 - beta2D,
+          keep = 1.0 - lrD * wdD;
   const int steps = 4;
   svConfig_t cfg = SV_CONFIG_INITIALIZER;
   cfg.algorithm = algo;
@@ -80,15 +85,17 @@ void runCase(MPI_Comm world, bool ef, size_t count, int algo, bool smooth, uint6
   std::vector<std::vector<T>> sent(P, std::vector<T>(count));
   for (int k = 0; k < steps; ++k) {
     for (size_t i = 0; i < count; ++i) g[i] = grad<T>(seed, gRank, k, i, smooth);
-    const svResult_t rc = ef ? svEFSignStep(x.data(), g.data(), st.data(), count, dt, lrD, wdD, comm, nullptr)
-                             : svSignumStep(x.data(), g.data(), st.data(), count, dt, lrD, betaD, wdD, comm, nullptr);
-    EXPECT(rc == svSuccess, "%s step %d count %zu: %s", ef ? "EF" : "Signum", k, count, svGetLastError(comm));
+    const svResult_t rc =
+        ef ? svEFSignStep(x.data(), g.data(), st.data(), count, dt, lrD, wdD, comm, nullptr)
+        : opt == kLion ? svLionStep(x.data(), g.data(), st.data(), count, dt, lrD, betaD, beta2D, wdD, comm, nullptr)
+                       : svSignumStep(x.data(), g.data(), st.data(), count, dt, lrD, betaD, wdD, comm, nullptr);
+    EXPECT(rc == svSuccess, "%s step %d count %zu: %s", kOptNames[opt], k, count, svGetLastError(comm));
     // Reference: all ranks.
     std::vector<double> l1(P, 0.0);
     for (int r = 0; r < P; ++r)
       for (size_t i = 0; i < count; ++i) {
         const T gi = grad<T>(seed, r, k, i, smooth);
-        sent[r][i] = ef ? lr * gi + rs[r][i] : omb * gi + beta * rs[r][i];
+        sent[r][i] = ef ? lr * gi + rs[r][i] : opt == kLion ? beta * rs[r][i] + omb * gi : omb * gi + beta * rs[r][i];
         l1[r] += std::fabs(static_cast<double>(sent[r][i]));
       }
     std::vector<double> sc(P);
@@ -105,6 +112,9 @@ void runCase(MPI_Comm world, bool ef, size_t count, int algo, bool smooth, uint6
           const T s = sent[r][i] < 0 ? T(-1) : T(1);
           rs[r][i] = sent[r][i] - static_cast<T>(sc[r]) * s;
           rx[r][i] = rx[r][i] - step * vote - decay * rx[r][i];
+        } else if (opt == kLion) {
+          rs[r][i] = b2 * rs[r][i] + omb2 * grad<T>(seed, r, k, i, smooth);
+          rx[r][i] = rx[r][i] * keep - lr * vote;
         } else {
           rs[r][i] = sent[r][i];
           rx[r][i] = rx[r][i] - lr * (vote + wd * rx[r][i]);
@@ -116,7 +126,7 @@ void runCase(MPI_Comm world, bool ef, size_t count, int algo, bool smooth, uint6
       if (memcmp(&x[i], &rx[gRank][i], sizeof(T)) != 0 || memcmp(&st[i], &rs[gRank][i], sizeof(T)) != 0)
         if (bad++ == 0) first = i;
     EXPECT(bad == 0, "%s %s step %d count %zu algo %d: %zu elements differ from the reference, first %zu (%g vs %g)",
-           ef ? "EF" : "Signum", sizeof(T) == 4 ? "fp32" : "fp64", k, count, algo, bad, first,
+           kOptNames[opt], sizeof(T) == 4 ? "fp32" : "fp64", k, count, algo, bad, first,
            bad ? static_cast<double>(x[first]) : 0.0, bad ? static_cast<double>(rx[gRank][first]) : 0.0);
   }
   // Identical params on every rank.
@@ -124,7 +134,7 @@ void runCase(MPI_Comm world, bool ef, size_t count, int algo, bool smooth, uint6
   unsigned long long hmin = 0, hmax = 0;
   MPI_Allreduce(&h, &hmin, 1, MPI_UNSIGNED_LONG_LONG, MPI_MIN, world);
   MPI_Allreduce(&h, &hmax, 1, MPI_UNSIGNED_LONG_LONG, MPI_MAX, world);
-  EXPECT(hmin == hmax, "%s count %zu: params differ between ranks", ef ? "EF" : "Signum", count);
+  EXPECT(hmin == hmax, "%s count %zu: params differ between ranks", kOptNames[opt], count);
   svCommDestroy(comm);
 }
 
@@ -136,12 +146,12 @@ int main(int argc, char** argv) {
   int P = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &P);
   uint64_t seed = 2024;
-  for (int ef = 0; ef < 2; ++ef)
+  for (Opt opt : {kSignum, kEF, kLion})
     for (size_t count : {size_t(1), size_t(64), size_t(1001), size_t(50000)})
       for (int algo : {SV_ALGO_AUTO, SV_ALGO_ALLTOALL, SV_ALGO_ALLGATHER})
         for (bool smooth : {false, true}) {
-          runCase<float>(MPI_COMM_WORLD, ef, count, algo, smooth, ++seed);
-          runCase<double>(MPI_COMM_WORLD, ef, count, algo, smooth, ++seed);
+          runCase<float>(MPI_COMM_WORLD, opt, count, algo, smooth, ++seed);
+          runCase<double>(MPI_COMM_WORLD, opt, count, algo, smooth, ++seed);
         }
   int total = 0;
   MPI_Allreduce(&gFailures, &total, 1, MPI_INT, MPI_SUM, MPI_COMM_WORLD);

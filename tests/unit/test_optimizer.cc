@@ -19,13 +19,13 @@
 
 namespace {
 
-enum class Opt { kSignum, kEF };
+enum class Opt { kSignum, kEF, kLion };
 
 struct Setup {
   int P = 3;
   size_t count = 1000;
   int steps = 3;
-  double lr = 0.01, beta = 0.9, wd = 0.001;
+  double lr = 0.01, beta = 0.9, wd = 0.001, beta2 = 0.99;  // beta: Lion's beta1
   int tie = SV_TIE_POSITIVE, zero = SV_ZERO_POSITIVE, nan = SV_NAN_AS_ZERO, algo = SV_ALGO_AUTO;
   long long chunkBytes = 0;
   int nanRank = -1;  // this rank's grads get a NaN at element count/2 on the last step
@@ -105,13 +105,16 @@ T refSign(T p, const Setup& s) {
 template <typename T>
 bool refStep(Opt opt, const Setup& s, State<T>& st, const std::vector<std::vector<T>>& g) {
   const T lr = static_cast<T>(s.lr), beta = static_cast<T>(s.beta), omb = static_cast<T>(1.0 - s.beta),
-          wd = static_cast<T>(s.wd), decay = static_cast<T>(s.lr * s.wd);
+          wd = static_cast<T>(s.wd), decay = static_cast<T>(s.lr * s.wd), b2 = static_cast<T>(s.beta2),
+          omb2 = static_cast<T>(1.0 - s.beta2), keep = static_cast<T>(1.0 - s.lr * s.wd);
   std::vector<std::vector<T>> sent(s.P, std::vector<T>(s.count));
   std::vector<double> scale(s.P, 0);
   bool anyNan = false;
   for (int r = 0; r < s.P; ++r)
     for (size_t i = 0; i < s.count; ++i) {
-      sent[r][i] = opt == Opt::kSignum ? omb * g[r][i] + beta * st.st[r][i] : lr * g[r][i] + st.st[r][i];
+      sent[r][i] = opt == Opt::kSignum ? omb * g[r][i] + beta * st.st[r][i]
+                   : opt == Opt::kLion ? beta * st.st[r][i] + omb * g[r][i]
+                                       : lr * g[r][i] + st.st[r][i];
       scale[r] += fabs(static_cast<double>(sent[r][i]));
       anyNan |= sent[r][i] != sent[r][i];
     }
@@ -129,6 +132,9 @@ bool refStep(Opt opt, const Setup& s, State<T>& st, const std::vector<std::vecto
       if (opt == Opt::kSignum) {
         st.st[r][i] = sent[r][i];
         x = x - lr * (vote + wd * x);
+      } else if (opt == Opt::kLion) {
+        st.st[r][i] = b2 * st.st[r][i] + omb2 * g[r][i];
+        x = x * keep - lr * vote;
       } else {
         const T myScale = static_cast<T>(scale[r] / static_cast<double>(s.count));
         st.st[r][i] = sent[r][i] - myScale * refSign(sent[r][i], s);
@@ -163,6 +169,8 @@ void checkSteps(Opt opt, const Setup& s, uint64_t seed) {
       for (int k = 0; k < s.steps; ++k) {
         rc[r][k] = opt == Opt::kSignum ? svSignumStep(lib.x[r].data(), g[k][r].data(), lib.st[r].data(), s.count,
                                                       dt, s.lr, s.beta, s.wd, comm, nullptr)
+                   : opt == Opt::kLion ? svLionStep(lib.x[r].data(), g[k][r].data(), lib.st[r].data(), s.count, dt,
+                                                    s.lr, s.beta, s.beta2, s.wd, comm, nullptr)
                                        : svEFSignStep(lib.x[r].data(), g[k][r].data(), lib.st[r].data(), s.count,
                                                       dt, s.lr, s.wd, comm, nullptr);
         if (rc[r][k] != svSuccess) break;
@@ -278,6 +286,127 @@ TEST_CASE("svEFSignStep matches the reference step", "[optimizer]") {
   }
 }
 
+TEST_CASE("svLionStep matches the reference step at P = 1..8", "[optimizer][lion]") {
+  for (int P = 1; P <= 8; ++P)
+    for (size_t count : {size_t(1), size_t(65), size_t(1000), size_t(5003)}) {
+      Setup s;
+      s.P = P;
+      s.count = count;
+      s.steps = 4;
+      INFO("P " << P << " count " << count);
+      checkSteps<float>(Opt::kLion, s, 23 * P + count);
+      checkSteps<double>(Opt::kLion, s, 29 * P + count);
+    }
+}
+
+TEST_CASE("svLionStep: policies, algorithms, chunking, betas, NaNs", "[optimizer][lion]") {
+  Setup s;
+  s.count = 20000;
+  s.beta = 0.9;
+  s.beta2 = 0.99;
+  SECTION("tie zero at even P") {
+    s.P = 4;
+    s.tie = SV_TIE_ZERO;
+    checkSteps<float>(Opt::kLion, s, 31);
+  }
+  SECTION("zero abstains, odd and even P") {
+    s.zero = SV_ZERO_ABSTAIN;
+    s.P = 5;
+    checkSteps<float>(Opt::kLion, s, 32);
+    s.P = 6;
+    s.tie = SV_TIE_ZERO;
+    checkSteps<double>(Opt::kLion, s, 33);
+  }
+  SECTION("all-to-all in many small chunks") {
+    s.P = 7;
+    s.algo = SV_ALGO_ALLTOALL;
+    s.chunkBytes = 1024;
+    checkSteps<double>(Opt::kLion, s, 34);
+  }
+  SECTION("beta1 0 votes on the gradient, beta1 1 on the momentum; beta2 0 and 1") {
+    s.P = 3;
+    s.beta = 0;
+    s.beta2 = 1;
+    checkSteps<float>(Opt::kLion, s, 35);
+    s.beta = 1;
+    s.beta2 = 0;
+    checkSteps<float>(Opt::kLion, s, 36);
+  }
+  SECTION("SV_NAN_ERROR: every rank fails, params and momentum untouched") {
+    s.P = 3;
+    s.nan = SV_NAN_ERROR;
+    s.nanRank = 1;
+    s.chunkBytes = 1024;
+    checkSteps<float>(Opt::kLion, s, 37);
+  }
+  SECTION("SV_NAN_AS_ZERO: a NaN update votes as zero") {
+    s.P = 4;
+    s.nanRank = 2;
+    checkSteps<float>(Opt::kLion, s, 38);
+  }
+}
+
+TEST_CASE("svLionStep with fp16 and bf16 params and grads keeps an fp32 momentum", "[optimizer][lion]") {
+  // The reference: the same fp32 arithmetic, params rounded to nearest even.
+  for (svDataType_t dt : {svFloat16, svBfloat16})
+    for (int P : {2, 3}) {
+      const size_t n = 3001;
+      const int steps = 3;
+      const double lr = 0.0625, b1 = 0.9, b2 = 0.99, wd = 0.01;
+      INFO(ref::dtLabel(dt) << " P " << P);
+      ref::Rng rng(41 + P + dt);
+      auto to16 = [&](double v) { return static_cast<uint16_t>(ref::roundTo(dt, v)); };
+      auto from16 = [&](uint16_t b) { return static_cast<float>(ref::decode(b, ref::formatOf(dt))); };
+      std::vector<std::vector<std::vector<uint16_t>>> g(steps, std::vector<std::vector<uint16_t>>(P, std::vector<uint16_t>(n)));
+      for (auto& k : g)
+        for (auto& r : k)
+          for (auto& v : r) v = to16((static_cast<int>(rng.below(9)) - 4) * 0.25);
+      std::vector<uint16_t> x0(n);
+      for (auto& v : x0) v = to16((static_cast<int>(rng.below(2001)) - 1000) * 0.001);
+      std::vector<std::vector<uint16_t>> x(P, x0), wantX(P, x0);
+      std::vector<std::vector<float>> m(P, std::vector<float>(n, 0.125f)), wantM = m;
+      auto world = sv::makeLoopbackWorld(P);
+      svConfig_t cfg = SV_CONFIG_INITIALIZER;
+      cfg.tiePolicy = SV_TIE_ZERO;
+      std::vector<svResult_t> rc(P, svInternalError);
+      std::vector<std::thread> ts;
+      for (int r = 0; r < P; ++r)
+        ts.emplace_back([&, r] {
+          svComm_t comm = nullptr;
+          if (sv::commInitLoopback(world, r, &cfg, &comm) != svSuccess) return;
+          for (int k = 0; k < steps; ++k) {
+            rc[r] = svLionStep(x[r].data(), g[k][r].data(), m[r].data(), n, dt, lr, b1, b2, wd, comm, nullptr);
+            if (rc[r] != svSuccess) break;
+          }
+          svCommDestroy(comm);
+        });
+      for (auto& t : ts) t.join();
+      const float flr = static_cast<float>(lr), fb1 = static_cast<float>(b1), fomb1 = static_cast<float>(1.0 - b1),
+                  fb2 = static_cast<float>(b2), fomb2 = static_cast<float>(1.0 - b2),
+                  keep = static_cast<float>(1.0 - lr * wd);
+      for (int k = 0; k < steps; ++k)
+        for (size_t i = 0; i < n; ++i) {
+          int plus = 0, minus = 0;
+          for (int r = 0; r < P; ++r) {
+            const float c = fb1 * wantM[r][i] + fomb1 * from16(g[k][r][i]);
+            (c >= 0 ? plus : minus)++;  // -0 and +0 vote +1
+          }
+          const float vote = plus > minus ? 1.f : minus > plus ? -1.f : 0.f;
+          for (int r = 0; r < P; ++r) {
+            wantM[r][i] = fb2 * wantM[r][i] + fomb2 * from16(g[k][r][i]);
+            wantX[r][i] = to16(from16(wantX[r][i]) * keep - flr * vote);
+          }
+        }
+      for (int r = 0; r < P; ++r) {
+        INFO("rank " << r);
+        REQUIRE(rc[r] == svSuccess);
+        CHECK(sameBits(x[r], wantX[r]));
+        CHECK(sameBits(m[r], wantM[r]));
+        CHECK(sameBits(x[r], x[0]));
+      }
+    }
+}
+
 TEST_CASE("svEFSignStep counts the scale all-gather in the stats", "[optimizer]") {
   const int P = 3;
   const size_t n = 640;  // 10 words: 80 packed bytes per rank
@@ -360,7 +489,29 @@ TEST_CASE("optimizer steps validate their arguments", "[optimizer][api]") {
   // count 0 with NULL buffers is a valid no-op.
   CHECK(svSignumStep(nullptr, nullptr, nullptr, 0, svFloat32, 0.1, 0.9, 0, comm, nullptr) == svSuccess);
   CHECK(svEFSignStep(nullptr, nullptr, nullptr, 0, svFloat64, 0.1, 0, comm, nullptr) == svSuccess);
+  // Lion: both betas in [0, 1]; 16-bit params and grads (Lion only) with an
+  // fp32 momentum, aligned for fp32.
+  CHECK(svLionStep(x.data(), g.data(), v.data(), n, svFloat32, 0.1, 1.5, 0.99, 0, comm, nullptr) == svInvalidArgument);
+  CHECK(lastErrorHas("beta1"));
+  CHECK(svLionStep(x.data(), g.data(), v.data(), n, svFloat32, 0.1, 0.9, NAN, 0, comm, nullptr) == svInvalidArgument);
+  CHECK(lastErrorHas("beta2"));
+  CHECK(svLionStep(x.data(), nullptr, v.data(), n, svFloat32, 0.1, 0.9, 0.99, 0, comm, nullptr) == svInvalidArgument);
+  CHECK(lastErrorHas("grads is NULL"));
+  CHECK(svLionStep(x.data(), g.data(), v.data(), n, svFloat32, 0.1, 0.9, 0.99, -1, comm, nullptr) == svInvalidArgument);
+  std::vector<uint16_t> p16(n), g16(n);
+  CHECK(svSignumStep(p16.data(), g16.data(), v.data(), n, svBfloat16, 0.1, 0.9, 0, comm, nullptr) ==
+        svInvalidArgument);
+  CHECK(lastErrorHas("not supported"));
+  CHECK(svLionStep(p16.data(), g16.data(), reinterpret_cast<char*>(v.data()) + 2, n, svBfloat16, 0.1, 0.9, 0.99, 0,
+                   comm, nullptr) == svInvalidArgument);
+  CHECK(lastErrorHas("momentum not aligned to 4 bytes"));
+  CHECK(svLionStep(p16.data(), g16.data(), p16.data(), n, svFloat16, 0.1, 0.9, 0.99, 0, comm, nullptr) ==
+        svInvalidArgument);
+  CHECK(lastErrorHas("params and momentum overlap"));
+  CHECK(svLionStep(x.data(), g.data(), v.data(), n, static_cast<svDataType_t>(42), 0.1, 0.9, 0.99, 0, comm, nullptr) ==
+        svInvalidArgument);
   CHECK(untouched());
+  CHECK(svLionStep(nullptr, nullptr, nullptr, 0, svBfloat16, 0.1, 0.9, 0.99, 0, comm, nullptr) == svSuccess);
   CHECK(svCommDestroy(comm) == svSuccess);
   CHECK(svSignumStep(x.data(), g.data(), v.data(), n, svFloat32, 0.1, 0.9, 0, comm, nullptr) == svInvalidUsage);
 }
