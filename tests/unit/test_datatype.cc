@@ -245,3 +245,21 @@ TEST_CASE("dtName names every datatype", "[datatype]") {
   CHECK_FALSE(sv::dtValid(10));
   CHECK_FALSE(sv::dtValid(-1));
 }
+
+TEST_CASE("halfBitsToFloat and bf16BitsToFloat widen every 16-bit pattern exactly", "[datatype]") {
+  size_t bad = 0;
+  for (uint32_t b = 0; b < 65536; ++b) {
+    const uint16_t h = static_cast<uint16_t>(b);
+    for (svDataType_t dt : {svFloat16, svBfloat16}) {
+      const float got = dt == svFloat16 ? sv::halfBitsToFloat(h) : sv::bf16BitsToFloat(h);
+      const double want = ref::decode(h, ref::formatOf(dt));
+      const bool ok = want != want ? got != got : (static_cast<double>(got) == want && std::signbit(got) == std::signbit(want));
+      if (!ok && bad++ < 5) INFO(ref::dtLabel(dt) << " " << ref::hex(h) << " -> " << got << ", want " << want);
+      if (!ok) CHECK(ok);
+    }
+    // Round trip: narrowing the widened value gives the pattern back (NaNs aside).
+    const float f = sv::halfBitsToFloat(h);
+    if (f == f) CHECK(sv::doubleToHalfBits(f) == h);
+  }
+  CHECK(bad == 0);
+}
