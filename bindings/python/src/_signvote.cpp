@@ -111,6 +111,15 @@ class Comm {
                            static_cast<svDataType_t>(datatype), comm_, nullptr);
   }
 
+  // svLionStep on flat buffers, the GIL released likewise.
+  int lionStep(std::uintptr_t params, std::uintptr_t grads, std::uintptr_t momentum, std::size_t count, int datatype,
+               double lr, double beta1, double beta2, double weightDecay) {
+    py::gil_scoped_release nogil;
+    return svLionStep(reinterpret_cast<void*>(params), reinterpret_cast<const void*>(grads),
+                      reinterpret_cast<void*>(momentum), count, static_cast<svDataType_t>(datatype), lr, beta1, beta2,
+                      weightDecay, comm_, nullptr);
+  }
+
  private:
   svComm_t comm_ = nullptr;
 };
@@ -143,5 +152,7 @@ PYBIND11_MODULE(_signvote, m) {
       .def("stats", &Comm::stats)
       .def("last_error", &Comm::lastError)
       .def("allreduce_sign", &Comm::allReduceSign, py::arg("send"), py::arg("recv"), py::arg("count"),
-           py::arg("datatype"));
+           py::arg("datatype"))
+      .def("lion_step", &Comm::lionStep, py::arg("params"), py::arg("grads"), py::arg("momentum"), py::arg("count"),
+           py::arg("datatype"), py::arg("lr"), py::arg("beta1"), py::arg("beta2"), py::arg("weight_decay"));
 }

@@ -217,3 +217,69 @@ def test_distributed_optimizer_error_has_code(mpi):
         with pytest.raises(signvote.SignvoteError) as e:
             opt.step()
         assert e.value.code == signvote.Result.INVALID_ARGUMENT and "SV_NAN_ERROR" in e.value.message
+
+
+def _lion_reference(mpi, model, grads, steps_grads, lr, b1, b2, wd):
+    """Distributed Lion MaVo from the formulas, in numpy float32, every rank's
+    momentum simulated from all ranks' gradients (gathered over MPI)."""
+    x = [p.detach().reshape(-1).numpy().astype(np.float32).copy() for p in model.parameters()]
+    x = np.concatenate(x)
+    m = [np.zeros_like(x) for _ in range(mpi.size)]
+    f32 = np.float32
+    for g_mine in steps_grads:
+        every = mpi.allgather(g_mine)
+        cs = [f32(b1) * m[r] + f32(1 - b1) * every[r] for r in range(mpi.size)]
+        plus = sum((c >= 0).astype(np.int64) for c in cs)  # -0 and +0 vote +1
+        minus = mpi.size - plus
+        vote = np.where(plus > minus, f32(1), np.where(minus > plus, f32(-1), f32(0)))
+        x = x * f32(1 - lr * wd) - f32(lr) * vote
+        for r in range(mpi.size):
+            m[r] = f32(b2) * m[r] + f32(1 - b2) * every[r]
+    return x, m[mpi.rank]
+
+
+def test_lion_with_vote_matches_mavo_reference(mpi):
+    # tie "zero": an even split leaves a weight alone (the reference's 0).
+    comm = signvote.Communicator(tie="zero")
+    model = _model(seed=3)
+    lr, b1, b2, wd = 0.01, 0.9, 0.99, 0.1
+    opt = svt.Lion(model.parameters(), lr=lr, betas=(b1, b2), weight_decay=wd, comm=comm)
+    steps_grads = []
+    start = [p.detach().clone() for p in model.parameters()]
+    for k in range(3):
+        x, y = _data(mpi.rank, seed=10 + k)
+        grads = _local_grads(model, x, y)
+        steps_grads.append(torch.cat([g.reshape(-1) for g in grads]).numpy().astype(np.float32))
+        opt.step()
+    with torch.no_grad():
+        ref_model = _model(seed=3)
+        for p, s in zip(ref_model.parameters(), start):
+            p.copy_(s)
+    want_x, want_m = _lion_reference(mpi, ref_model, None, steps_grads, lr, b1, b2, wd)
+    got_x = torch.cat([p.detach().reshape(-1) for p in model.parameters()]).numpy()
+    got_m = torch.cat([opt.state[p]["exp_avg"].reshape(-1) for p in model.parameters()]).numpy()
+    assert_all(np.array_equal(got_x.view(np.uint32), want_x.view(np.uint32)), "Lion MaVo params bit for bit")
+    assert_all(np.array_equal(got_m.view(np.uint32), want_m.view(np.uint32)), "Lion MaVo momentum bit for bit")
+    assert_same_on_all_ranks(_params_bytes(model), "Lion replicas")
+    # The state round-trips.
+    sd = opt.state_dict()
+    opt2 = svt.Lion(model.parameters(), lr=lr, betas=(b1, b2), weight_decay=wd, comm=comm)
+    opt2.load_state_dict(sd)
+    for p in model.parameters():
+        assert torch.equal(opt2.state[p]["exp_avg"], opt.state[p]["exp_avg"])
+    comm.close()
+
+
+def test_lion_without_comm_is_plain_lion():
+    model = _model(seed=4)
+    x, y = _data(0, seed=4)
+    ref = [p.detach().clone() for p in model.parameters()]
+    opt = svt.Lion(model.parameters(), lr=0.02, betas=(0.9, 0.99), weight_decay=0.05)
+    grads = _local_grads(model, x, y)
+    opt.step()
+    for p, p0, g in zip(model.parameters(), ref, grads):
+        c = 0.1 * g  # beta1 * 0 + (1 - beta1) * g
+        want = p0 * (1 - 0.02 * 0.05) - 0.02 * torch.sign(c)
+        assert torch.allclose(p.detach(), want, atol=1e-7)
+    with pytest.raises(ValueError, match="betas"):
+        svt.Lion(model.parameters(), betas=(0.9, 1.5))

@@ -439,6 +439,49 @@ class Communicator:
         comm = self._with(tie=tie, zero=zero, nan=nan, algorithm=algorithm, scale=scale, seed=seed)
         return comm._allreduce(x, out, inplace)
 
+    def lion_step(self, params: Any, grads: Any, momentum: Any, *, lr: float, beta1: float, beta2: float,
+                  weight_decay: float = 0.0) -> None:
+        """One step of Lion with majority vote (svLionStep), in place, on flat
+        contiguous PyTorch CPU tensors of the same length: ``params`` and
+        ``grads`` of one dtype (float32, float64, or float16/bfloat16 with a
+        float32 ``momentum``), ``momentum`` this rank's state. Collective::
+
+            c        = beta1 * momentum + (1 - beta1) * grads
+            vote     = sign-majority over ranks of c
+            momentum = beta2 * momentum + (1 - beta2) * grads
+            params   = params * (1 - lr * weight_decay) - lr * vote
+
+        Raises SignvoteError with the library's code and line.
+        """
+        import torch
+
+        dts = {torch.float16: DataType.FLOAT16, torch.float32: DataType.FLOAT32,
+               torch.float64: DataType.FLOAT64, torch.bfloat16: DataType.BFLOAT16}
+        for name, t in (("params", params), ("grads", grads), ("momentum", momentum)):
+            if not _is_torch_tensor(t):
+                raise TypeError(f"signvote: lion_step {name} must be a torch tensor, not {type(t).__name__}")
+            if t.device.type != "cpu":
+                raise SignvoteError(Result.INVALID_USAGE, f"signvote: lion_step {name} is a {t.device.type} tensor: "
+                                    "host communicators take CPU tensors")
+            if not t.is_contiguous():
+                raise ValueError(f"signvote: lion_step {name} must be contiguous")
+        dt = dts.get(params.dtype)
+        if dt is None:
+            raise TypeError(f"signvote: lion_step dtype {params.dtype} is not supported")
+        state = torch.float32 if params.dtype in (torch.float16, torch.bfloat16) else params.dtype
+        if grads.dtype != params.dtype or momentum.dtype != state:
+            raise TypeError(f"signvote: lion_step wants grads of {params.dtype} and momentum of {state}, "
+                            f"got {grads.dtype} and {momentum.dtype}")
+        n = params.numel()
+        if grads.numel() != n or momentum.numel() != n:
+            raise ValueError(f"signvote: lion_step lengths differ: {n}, {grads.numel()}, {momentum.numel()}")
+        with self._lock:
+            h = self._live()
+            code = h.lion_step(params.data_ptr(), grads.data_ptr(), momentum.data_ptr(), n, int(dt), float(lr),
+                               float(beta1), float(beta2), float(weight_decay))
+            if code != 0:
+                raise SignvoteError(code, h.last_error())
+
     def _allreduce(self, x: Any, out: Any, inplace: bool) -> Any:
         if _is_torch_tensor(x):
             send, recv, result, writeback, dt, count = _prepare_torch(x, out, inplace)

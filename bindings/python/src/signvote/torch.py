@@ -30,7 +30,7 @@ import torch.distributed as dist
 
 from ._core import Communicator, Result, SignvoteError, world
 
-__all__ = ["SignVoteState", "sign_vote_hook", "Signum", "DistributedOptimizer", "broadcast_parameters",
+__all__ = ["SignVoteState", "sign_vote_hook", "Signum", "Lion", "DistributedOptimizer", "broadcast_parameters",
            "broadcast_optimizer_state", "broadcast_object", "init_process_group_from_mpi"]
 
 
@@ -225,6 +225,84 @@ class Signum(torch.optim.Optimizer):
                 for p, _, lr in items:
                     n = p.numel()
                     p.add_(flat[off:off + n].view_as(p), alpha=-lr)
+                    off += n
+        return loss
+
+
+class Lion(torch.optim.Optimizer):
+    """Lion (Chen et al. 2023), with lion-pytorch's signature and update::
+
+        c  <- beta1 * m + (1 - beta1) * grad
+        p  <- p * (1 - lr * weight_decay) - lr * sign(c)
+        m  <- beta2 * m + (1 - beta2) * grad
+
+    - ``comm=None`` (default): plain Lion, ``torch.sign(c)`` locally.
+    - ``comm=Communicator``: Distributed Lion with majority vote ("MaVo", Liu
+      et al. 2024): the sign is the ranks' majority vote of ``sign(c)``, each
+      rank keeping its own momentum, through the fused ``svLionStep`` (one
+      exchange per parameter group and dtype: the group's parameters,
+      gradients and momenta are copied into flat buffers for it and back).
+      A tie follows the communicator's tie policy (``tie="zero"``: no move).
+      Every rank must have gradients for the same parameters. Parameters
+      then stay bitwise identical on every rank.
+
+    float16 and bfloat16 parameters keep a float32 momentum (``state[p]
+    ["exp_avg"]``), as mixed-precision training does; the state round-trips
+    through ``state_dict()`` / ``load_state_dict()``.
+    """
+
+    def __init__(self, params: Any, lr: float = 1e-4, betas: Tuple[float, float] = (0.9, 0.99),
+                 weight_decay: float = 0.0, comm: Optional[Communicator] = None) -> None:
+        if lr < 0.0:
+            raise ValueError(f"signvote: Lion lr={lr} < 0")
+        if not all(0.0 <= b <= 1.0 for b in betas) or len(betas) != 2:
+            raise ValueError(f"signvote: Lion betas={betas} outside [0, 1]")
+        if weight_decay < 0.0:
+            raise ValueError(f"signvote: Lion weight_decay={weight_decay} < 0")
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay))
+        self.comm = comm
+
+    def _momentum(self, p: torch.Tensor) -> torch.Tensor:
+        st = self.state[p]
+        if "exp_avg" not in st:
+            dt = torch.float32 if p.dtype in (torch.float16, torch.bfloat16) else p.dtype
+            st["exp_avg"] = torch.zeros(p.shape, dtype=dt, device=p.device)
+        return st["exp_avg"]
+
+    @torch.no_grad()
+    def step(self, closure: Optional[Callable[[], Any]] = None) -> Any:
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            lr, (b1, b2), wd = group["lr"], group["betas"], group["weight_decay"]
+            ps = [p for p in group["params"] if p.grad is not None]
+            for p in ps:
+                if p.grad.is_sparse:
+                    raise RuntimeError("signvote: Lion does not take sparse gradients")
+            if self.comm is None:
+                for p in ps:
+                    m = self._momentum(p)
+                    g = p.grad.to(m.dtype)
+                    c = m.mul(b1).add_(g, alpha=1 - b1)
+                    p.mul_(1 - lr * wd)
+                    p.add_(torch.sign(c).to(p.dtype), alpha=-lr)
+                    m.mul_(b2).add_(g, alpha=1 - b2)
+                continue
+            by: Dict[torch.dtype, List[torch.Tensor]] = {}
+            for p in ps:
+                by.setdefault(p.dtype, []).append(p)
+            for items in by.values():
+                flat_p = torch.cat([p.detach().reshape(-1) for p in items])
+                flat_g = torch.cat([p.grad.detach().reshape(-1) for p in items])
+                flat_m = torch.cat([self._momentum(p).reshape(-1) for p in items])
+                self.comm.lion_step(flat_p, flat_g, flat_m, lr=lr, beta1=b1, beta2=b2, weight_decay=wd)
+                off = 0
+                for p in items:
+                    n = p.numel()
+                    p.copy_(flat_p[off:off + n].view_as(p))
+                    self._momentum(p).copy_(flat_m[off:off + n].view_as(p))
                     off += n
         return loss
 
