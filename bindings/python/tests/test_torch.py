@@ -283,3 +283,21 @@ def test_lion_without_comm_is_plain_lion():
         assert torch.allclose(p.detach(), want, atol=1e-7)
     with pytest.raises(ValueError, match="betas"):
         svt.Lion(model.parameters(), betas=(0.9, 1.5))
+
+
+def test_signvote_state_close(mpi, pg):
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    model = DDP(_model())
+    with svt.SignVoteState() as state:
+        model.register_comm_hook(state, svt.sign_vote_hook)
+        x, y = _data(mpi.rank)
+        nn.functional.mse_loss(model(x), y).backward()
+        assert state.buckets_voted >= 1
+        comm = state.comm
+    assert state.closed and comm.closed  # it created the communicator: closed with it
+    state.close()  # idempotent
+    own = signvote.Communicator()
+    s2 = svt.SignVoteState(own)
+    s2.close()
+    assert not own.closed  # a communicator given to it stays the caller's
+    own.close()

@@ -75,15 +75,22 @@ class SignVoteState:
         the hook votes before it returns.
     policies (tie, zero, nan, algorithm, seed, chunk_bytes, ...)
         Communicator fields, when ``comm`` is not given.
+
+    ``close()`` (or ``with SignVoteState(...) as state:``) waits for the votes
+    in flight, stops the worker thread and closes the communicator when the
+    state created it; the hook then raises SignvoteError(INVALID_USAGE).
     """
 
     def __init__(self, comm: Optional[Communicator] = None, *, scale: float = 1.0, process_group: Any = None,
                  asynchronous: Optional[bool] = None, **policies: Any) -> None:
+        self._owned = comm is None
+        self._closed = False
         if comm is None:
             comm = Communicator.from_torch(process_group, **policies)
         elif policies:
             raise TypeError("signvote: give policies or comm, not both")
         self._scale = float(scale)
+        self._base = comm
         self.comm = comm._with(scale=self._scale) if comm.config.scale != self._scale else comm
         if asynchronous is None:
             asynchronous = _mpi_threads_multiple()
@@ -94,6 +101,27 @@ class SignVoteState:
     @property
     def scale(self) -> float:
         return self._scale
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Drain and stop the worker, then close the communicator if this
+        state created it (collective then, like its creation). Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._worker is not None:
+            self._worker.shutdown()
+        if self._owned:
+            self._base.close()
+
+    def __enter__(self) -> "SignVoteState":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 _default_states: Dict[Any, SignVoteState] = {}
@@ -131,6 +159,9 @@ def sign_vote_hook(state: Any, bucket: Any) -> "torch.futures.Future[torch.Tenso
     st = _state_of(state)
     buf = bucket.buffer() if hasattr(bucket, "buffer") else bucket.get_tensor()
     fut: "torch.futures.Future[torch.Tensor]" = torch.futures.Future()
+    if st.closed:
+        fut.set_exception(SignvoteError(Result.INVALID_USAGE, "signvote: sign_vote_hook: its SignVoteState is closed"))
+        return fut
     if buf.device.type != "cpu":
         fut.set_exception(SignvoteError(
             Result.INVALID_USAGE,
@@ -623,23 +654,98 @@ def broadcast_optimizer_state(optimizer: torch.optim.Optimizer, root_rank: int,
     optimizer.load_state_dict(mpi.bcast(state, root=root_rank))
 
 
+def _ipv4_interfaces() -> List[Tuple[str, str]]:
+    """(interface name, IPv4 address) of this process's network namespace
+    (Linux: SIOCGIFADDR per interface)."""
+    import fcntl
+    import struct
+    out: List[Tuple[str, str]] = []
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for _, name in socket.if_nameindex():
+            try:
+                a = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", name[:15].encode()))
+            except OSError:
+                continue  # no IPv4 address
+            out.append((name, socket.inet_ntoa(a[20:24])))
+    return out
+
+
+def _interface_towards(addr: str) -> Optional[str]:
+    """The interface this process would reach ``addr`` through."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect((addr, 9))  # UDP: no packet is sent, only a route is chosen
+            local = s.getsockname()[0]
+    except OSError:
+        return None
+    for name, a in _ipv4_interfaces():
+        if a == local:
+            return name
+    return None
+
+
+def _reachable_address(w: Any, rank: int, one_host: bool) -> str:
+    """An address of rank 0 that every rank can connect to: rank 0 listens on
+    all its interfaces and offers its addresses (loopback first when every
+    rank reports the same host name, since that is the common case; ranks in
+    other network namespaces, or containers sharing a host name, cannot use
+    it), and every rank tries each one. Collective."""
+    listener = None
+    offer: Any = None
+    if rank == 0:
+        listener = socket.socket()
+        listener.bind(("", 0))
+        listener.listen(1024)  # connections complete in the backlog: no accept needed
+        addrs = [a for _, a in _ipv4_interfaces() if not a.startswith("127.")]
+        try:
+            addrs += [a for a in socket.gethostbyname_ex(socket.gethostname())[2]
+                      if a not in addrs and not a.startswith("127.")]
+        except OSError:
+            pass
+        offer = (listener.getsockname()[1], (["127.0.0.1"] if one_host else []) + addrs)
+    port, candidates = w.bcast(offer, root=0)
+    reach = []
+    for a in candidates:
+        try:
+            with socket.create_connection((a, port), timeout=2.0):
+                reach.append(True)
+        except OSError:
+            reach.append(False)
+    every = w.allgather(reach)
+    if listener is not None:
+        listener.close()
+    for i, a in enumerate(candidates):
+        if all(r[i] for r in every):
+            return a
+    bad = [r for r, ok in enumerate(every) if not any(ok)]
+    raise SignvoteError(Result.SYSTEM_ERROR,
+                        f"signvote: init_process_group_from_mpi: no address of rank 0 ({', '.join(candidates)}) "
+                        f"is reachable from every rank (rank(s) {bad} reach none); set MASTER_ADDR "
+                        "(and GLOO_SOCKET_IFNAME)")
+
+
 def init_process_group_from_mpi(backend: str = "gloo", **kwargs: Any) -> Tuple[int, int]:
     """``torch.distributed.init_process_group`` with rank and world size of
     MPI's world (so ``Communicator.from_torch`` matches). The address is
-    MASTER_ADDR (else 127.0.0.1 when all ranks share a host, else rank 0's
-    host name), the port MASTER_PORT (else a free port rank 0 picks and
-    broadcasts); on one host, gloo uses the loopback interface unless
-    GLOO_SOCKET_IFNAME says otherwise. Returns (rank, world size)."""
+    MASTER_ADDR, else an address of rank 0 that every rank could connect to
+    (tried from every rank: loopback first when all ranks report one host
+    name, then rank 0's interfaces, so ranks in separate network namespaces
+    or containers sharing a host name find each other); the port MASTER_PORT,
+    else a free port rank 0 picks. With gloo, GLOO_SOCKET_IFNAME (when not
+    set) becomes this rank's interface towards that address. Collective.
+    Returns (rank, world size)."""
     from mpi4py import MPI
     w = MPI.COMM_WORLD
     rank, size = w.Get_rank(), w.Get_size()
     hosts = w.allgather(socket.gethostname())
     one_host = len(set(hosts)) == 1
-    addr = os.environ.get("MASTER_ADDR") or ("127.0.0.1" if one_host else hosts[0])
-    if one_host and backend == "gloo":
+    addr = os.environ.get("MASTER_ADDR") or _reachable_address(w, rank, one_host)
+    if backend == "gloo" and "GLOO_SOCKET_IFNAME" not in os.environ:
         # Gloo binds to the address of the host name by default, which
-        # containers often cannot resolve; on one host loopback always works.
-        os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")
+        # containers often cannot resolve, or which is not the way to peers.
+        iface = "lo" if addr.startswith("127.") else _interface_towards(addr)
+        if iface:
+            os.environ["GLOO_SOCKET_IFNAME"] = iface
     port = os.environ.get("MASTER_PORT")
     if not port:
         if rank == 0:
