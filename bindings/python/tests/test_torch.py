@@ -301,3 +301,24 @@ def test_signvote_state_close(mpi, pg):
     s2.close()
     assert not own.closed  # a communicator given to it stays the caller's
     own.close()
+
+
+def test_horovod_module(mpi):
+    import signvote.horovod as hvd
+    hvd.init()
+    assert hvd.is_initialized()
+    assert (hvd.rank(), hvd.size()) == (mpi.rank, mpi.size)
+    assert 0 <= hvd.local_rank() < hvd.local_size() <= hvd.size()
+    t = torch.tensor([float(mpi.rank), 1.0])
+    avg = hvd.allreduce(t, name="x")
+    assert torch.allclose(avg, torch.tensor([(mpi.size - 1) / 2, 1.0]))
+    s = hvd.allreduce(t, op=hvd.Sum)
+    assert torch.allclose(s, torch.tensor([mpi.size * (mpi.size - 1) / 2, float(mpi.size)]))
+    assert hvd.allreduce(torch.tensor(2.0)).shape == torch.Size([])
+    with pytest.raises(ValueError, match="op="):
+        hvd.allreduce(t, op="Adasum")
+    model = _model()
+    for c in (hvd.Compression.none, hvd.Compression.fp16):
+        opt = hvd.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
+                                       named_parameters=model.named_parameters(), compression=c)
+        assert opt is not None

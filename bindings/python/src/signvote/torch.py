@@ -546,6 +546,10 @@ def _is_none_compression(c: Any) -> bool:
     if c is None:
         return True
     name = getattr(c, "__name__", type(c).__name__)
+    # Horovod's Compression.none, and signvote.horovod's none and fp16
+    # (the vote sends one bit per element: less than either).
+    if name == "FP16Compressor" and getattr(c, "__module__", "") == "signvote.horovod":
+        return True
     return name in ("NoneCompressor", "NoneCompression")
 
 
