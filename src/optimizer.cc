@@ -71,6 +71,15 @@ svResult_t checkStep(svComm* comm, const char* where, const void* params, const 
   return svSuccess;
 }
 
+// Runs f(e, nb, w) over the elements of words [firstWord, firstWord + words)
+// (of count in all) in blocks of kBlock: e is a block's first element, nb
+// its size, w its first word counted from firstWord.
+template <typename F>
+void forBlocks(size_t firstWord, size_t words, size_t count, F&& f) {
+  const size_t e0 = firstWord * kWordBits, n = std::min(words * kWordBits, count - e0);
+  for (size_t b = 0; b < n; b += kBlock) f(e0 + b, std::min(kBlock, n - b), b / kWordBits);
+}
+
 svDataType_t typeOf(float) { return svFloat32; }
 svDataType_t typeOf(double) { return svFloat64; }
 
@@ -89,33 +98,29 @@ svResult_t signum(svComm* comm, const char* where, T* x, const T* g, T* v, size_
   // was no NaN: pack then computes the momentum into a scratch block only,
   // and unpack (run once, after the agreement) recomputes and stores it.
   auto pack = [&](size_t firstWord, size_t words, uint64_t* out) -> uint64_t {
-    const size_t e0 = firstWord * kWordBits, n = std::min(words * kWordBits, count - e0);
     T scratch[kBlock];
     uint64_t nans = 0;
-    for (size_t b = 0; b < n; b += kBlock) {
-      const size_t nb = std::min(kBlock, n - b);
-      const T* gb = g + e0 + b;
-      T* vb = v + e0 + b;
+    forBlocks(firstWord, words, count, [&](size_t e, size_t nb, size_t w) {
+      const T* gb = g + e;
+      T* vb = v + e;
       T* dst = nanError ? scratch : vb;
       for (size_t i = 0; i < nb; ++i) dst[i] = oneMinusBeta * gb[i] + beta * vb[i];
-      nans += host::pack(dst, nb, dt, ip, out + (b / kWordBits) * ip);
-    }
+      nans += host::pack(dst, nb, dt, ip, out + w * ip);
+    });
     return nans;
   };
   auto unpack = [&](size_t firstWord, size_t words, const uint64_t* in) {
-    const size_t e0 = firstWord * kWordBits, n = std::min(words * kWordBits, count - e0);
     T vote[kBlock];
-    for (size_t b = 0; b < n; b += kBlock) {
-      const size_t nb = std::min(kBlock, n - b);
-      T* xb = x + e0 + b;
+    forBlocks(firstWord, words, count, [&](size_t e, size_t nb, size_t w) {
+      T* xb = x + e;
       if (nanError) {
-        const T* gb = g + e0 + b;
-        T* vb = v + e0 + b;
+        const T* gb = g + e;
+        T* vb = v + e;
         for (size_t i = 0; i < nb; ++i) vb[i] = oneMinusBeta * gb[i] + beta * vb[i];
       }
-      host::unpack(in + (b / kWordBits) * op, op, nb, dt, unit, vote);
+      host::unpack(in + w * op, op, nb, dt, unit, vote);
       for (size_t i = 0; i < nb; ++i) xb[i] = xb[i] - lr * (vote[i] + wd * xb[i]);
-    }
+    });
   };
   return allReduceSignCustom(comm, where, count, pack, unpack);
 }
@@ -149,20 +154,18 @@ svResult_t efSign(svComm* comm, const char* where, T* x, const T* g, T* e, size_
   // signum()); unpack only keeps the voted bits, since the step size needs
   // every rank's ||p||_1, known after the last pack.
   auto pack = [&](size_t firstWord, size_t words, uint64_t* out) -> uint64_t {
-    const size_t e0 = firstWord * kWordBits, n = std::min(words * kWordBits, count - e0);
     T scratch[kBlock];
     uint64_t nans = 0;
-    for (size_t b = 0; b < n; b += kBlock) {
-      const size_t nb = std::min(kBlock, n - b);
-      const T* gb = g + e0 + b;
-      T* eb = e + e0 + b;
+    forBlocks(firstWord, words, count, [&](size_t el, size_t nb, size_t w) {
+      const T* gb = g + el;
+      T* eb = e + el;
       T* dst = nanError ? scratch : eb;
       for (size_t i = 0; i < nb; ++i) {
         dst[i] = lr * gb[i] + eb[i];
         l1 += fabs(static_cast<double>(dst[i]));
       }
-      nans += host::pack(dst, nb, dt, ip, out + (b / kWordBits) * ip);
-    }
+      nans += host::pack(dst, nb, dt, ip, out + w * ip);
+    });
     return nans;
   };
   auto unpack = [&](size_t firstWord, size_t words, const uint64_t* in) {
@@ -252,36 +255,32 @@ svResult_t lion(svComm* comm, const char* where, typename E::T* x, const typenam
   const svDataType_t st = typeOf(S());
   const OutputBits unit = outputBits(st, 1.0);
   auto pack = [&](size_t firstWord, size_t words, uint64_t* out) -> uint64_t {
-    const size_t e0 = firstWord * kWordBits, n = std::min(words * kWordBits, count - e0);
     S c[kBlock];
     uint64_t nans = 0;
-    for (size_t b = 0; b < n; b += kBlock) {
-      const size_t nb = std::min(kBlock, n - b);
-      const typename E::T* gb = g + e0 + b;
-      S* mb = m + e0 + b;
+    forBlocks(firstWord, words, count, [&](size_t e, size_t nb, size_t w) {
+      const typename E::T* gb = g + e;
+      S* mb = m + e;
       for (size_t i = 0; i < nb; ++i) {
         const S gi = E::load(gb[i]);
         c[i] = b1 * mb[i] + omb1 * gi;
         if (!nanError) mb[i] = b2 * mb[i] + omb2 * gi;
       }
-      nans += host::pack(c, nb, st, ip, out + (b / kWordBits) * ip);
-    }
+      nans += host::pack(c, nb, st, ip, out + w * ip);
+    });
     return nans;
   };
   auto unpack = [&](size_t firstWord, size_t words, const uint64_t* in) {
-    const size_t e0 = firstWord * kWordBits, n = std::min(words * kWordBits, count - e0);
     S vote[kBlock];
-    for (size_t b = 0; b < n; b += kBlock) {
-      const size_t nb = std::min(kBlock, n - b);
-      typename E::T* xb = x + e0 + b;
+    forBlocks(firstWord, words, count, [&](size_t e, size_t nb, size_t w) {
+      typename E::T* xb = x + e;
       if (nanError) {
-        const typename E::T* gb = g + e0 + b;
-        S* mb = m + e0 + b;
+        const typename E::T* gb = g + e;
+        S* mb = m + e;
         for (size_t i = 0; i < nb; ++i) mb[i] = b2 * mb[i] + omb2 * E::load(gb[i]);
       }
-      host::unpack(in + (b / kWordBits) * op, op, nb, st, unit, vote);
+      host::unpack(in + w * op, op, nb, st, unit, vote);
       for (size_t i = 0; i < nb; ++i) xb[i] = E::store(E::load(xb[i]) * decay - lr * vote[i]);
-    }
+    });
   };
   return allReduceSignCustom(comm, where, count, pack, unpack);
 }
