@@ -204,10 +204,14 @@ class LoopbackTransport final : public P2PTransport<Handle> {
   }
 
  public:
-  // Sleeps on the mailbox's condition variable instead of polling.
+  // Sleeps on the mailbox's condition variable instead of polling; a
+  // shared-memory gather (no handles) backs off as any transport does
+  // (Transport::testFor: yield, then sleep), so that waiting thread-ranks
+  // leave the cores to the ones that answer probes.
   svResult_t testFor(Request* req, double seconds, bool* done) override {
     auto* r = static_cast<P2PRequest*>(req);
-    if (seconds > 0 && !r->handles.empty()) world_->waitFor(r->handles, seconds);
+    if (r->handles.empty()) return Transport::testFor(req, seconds, done);
+    if (seconds > 0) world_->waitFor(r->handles, seconds);
     return test(req, done);
   }
   bool hasNotices() const override { return true; }
