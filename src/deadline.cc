@@ -24,7 +24,6 @@ namespace {
 // 8-byte calls at P = 4 on 2 cores).
 constexpr double kSpinSeconds = 50e-6;
 constexpr double kYieldSeconds = 0.1;
-constexpr unsigned kQuietPolls = 64;
 
 // "1, 3" from a list with repeats ("" when empty).
 void rankList(std::vector<int> ranks, char* out, size_t len) {
@@ -69,14 +68,11 @@ svResult_t Waiter::idle(Request* req, Request* const* inflight, int ninflight, b
   *done = false;
   if (comm_->aborted.load(std::memory_order_acquire))
     return setError(comm_, svRemoteError, where_, "the communicator was aborted (svCommAbort) during the call");
-  // No clock for the first polls after progress (a few microseconds: the
-  // no-progress clock starts that late, against a timeout of seconds); while
-  // spinning (the first kSpinSeconds of idleness) it is read every 16th poll
-  // only: it is most of a poll's own cost.
-  if (!idling_ && quiet_ < kQuietPolls) {
-    ++quiet_;
-    return comm_->transport->testFor(req, 0, done);
-  }
+  // While spinning (the first kSpinSeconds of idleness) the clock is read
+  // every 16th poll only: it is most of a poll's own cost. (Not reading it
+  // for the first polls after progress was tried: where each poll yields,
+  // 64 polls took a large part of a 0.3 s timeout under qemu, and probes
+  // went unanswered.)
   if (idling_ && spinning_ && (++polls_ & 15) != 0) return comm_->transport->testFor(req, 0, done);
   const Clock::time_point now = Clock::now();
   if (!idling_) {

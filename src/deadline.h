@@ -19,13 +19,10 @@ class Waiter {
   Waiter(svComm* comm, const char* where);
 
   // Something completed: restart the no-progress clock and the backoff.
-  // The clock starts only after kQuietPolls idle() polls without progress
-  // (a small exchange completes within them and never reads it: a clock
-  // read costs as much as a small call's bookkeeping on some VMs).
-  void progressed() {
-    idling_ = false;
-    quiet_ = 0;
-  }
+  // The clock is read at the next idle() (an exchange that completes on its
+  // first test never reads it: a clock read costs as much as a small call's
+  // bookkeeping on some VMs).
+  void progressed() { idling_ = false; }
 
   // Nothing progressed: wait a little for req (the oldest exchange), then
   // return so the caller re-polls everything. *done when req completed.
@@ -54,7 +51,6 @@ class Waiter {
   bool idling_ = false;
   bool spinning_ = false;  // the last clock read was within the spin phase
   unsigned polls_ = 0;
-  unsigned quiet_ = 0;     // idle() polls since the last progress, before the clock starts
   std::vector<char> heard_;  // per rank: a notice came from it during this call (made when first read)
 };
 
