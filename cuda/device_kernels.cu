@@ -174,10 +174,6 @@ cudaError_t maxBlocks(unsigned* blocks) {
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
-bool votePlanesValid(const VoteParams& p) {
-  return p.nranks >= 1 && p.nranks < (1 << kMaxCounterBits) && (p.inPlanes == 1 || p.inPlanes == 2) &&
-         (p.outPlanes == 1 || p.outPlanes == 2) && p.tie >= kTiePositive && p.tie <= kTieRandom;
-}
 
 template <typename U, typename K>
 cudaError_t packT(const void* x, size_t n, int planes, uint64_t* out, unsigned long long* nanCount,
@@ -255,7 +251,7 @@ cudaError_t pack(const void* x, size_t n, svDataType_t dt, int planes, uint64_t*
 
 cudaError_t vote(const uint64_t* in, size_t rankStride, size_t words, const VoteParams& p, uint64_t firstWord,
                  uint64_t* out, cudaStream_t stream) {
-  if (!votePlanesValid(p)) return cudaErrorInvalidValue;
+  if (!kern::voteParamsValid(p)) return cudaErrorInvalidValue;
   if (words == 0) return cudaSuccess;
   if (in == nullptr || out == nullptr) return cudaErrorInvalidValue;
   unsigned mb = 0;
@@ -292,7 +288,7 @@ cudaError_t unpack(const uint64_t* in, int planes, size_t n, svDataType_t dt, co
 cudaError_t voteUnpack(const uint64_t* in, size_t rankStride, size_t words, const VoteParams& p, uint64_t firstWord,
                        size_t n, svDataType_t dt, const OutputBits& bits, void* out,
                        const unsigned long long* skipIfNonzero, cudaStream_t stream) {
-  if (!dtValid(dt) || !votePlanesValid(p) || n > words * static_cast<size_t>(kWordBits)) return cudaErrorInvalidValue;
+  if (!dtValid(dt) || !kern::voteParamsValid(p) || n > words * static_cast<size_t>(kWordBits)) return cudaErrorInvalidValue;
   if (n == 0) return cudaSuccess;
   if (in == nullptr || out == nullptr) return cudaErrorInvalidValue;
   switch (dt) {

@@ -49,10 +49,18 @@ struct alignas(16) Vec16 {
   U e[Slot<U>::kElems];
 };
 
+#if defined(SV_DEVICE_EMULATED)
+// tests/emu: faults the emulated context on a misaligned vector access, as
+// the GPU does (cudaErrorMisalignedAddress).
+extern "C" void svemu_check_vector_access(const void* p, size_t bytes);
+#endif
 SV_HOST_DEVICE void load16(const void* src, void* dst) {
 #if defined(__CUDA_ARCH__)
   *static_cast<uint4*>(dst) = __ldg(static_cast<const uint4*>(src));
 #else
+#if defined(SV_DEVICE_EMULATED)
+  svemu_check_vector_access(src, 16);
+#endif
   memcpy(dst, src, 16);
 #endif
 }
@@ -60,6 +68,9 @@ SV_HOST_DEVICE void store16(void* dst, const void* src) {
 #if defined(__CUDA_ARCH__)
   *static_cast<uint4*>(dst) = *static_cast<const uint4*>(src);
 #else
+#if defined(SV_DEVICE_EMULATED)
+  svemu_check_vector_access(dst, 16);
+#endif
   memcpy(dst, src, 16);
 #endif
 }
@@ -245,6 +256,13 @@ SV_HOST_DEVICE void unpackSlot(uint64_t sign, uint64_t nonzero, U pos, U neg, si
 }
 
 // ---- Vote ------------------------------------------------------------------
+// The vote parameters a launcher accepts (the counters hold up to
+// 2^kMaxCounterBits - 1 ranks).
+SV_HOST_DEVICE bool voteParamsValid(const VoteParams& p) {
+  return p.nranks >= 1 && p.nranks < (1 << kMaxCounterBits) && (p.inPlanes == 1 || p.inPlanes == 2) &&
+         (p.outPlanes == 1 || p.outPlanes == 2) && p.tie >= kTiePositive && p.tie <= kTieRandom;
+}
+
 // One thread a word, grid-stride: adjacent lanes read adjacent words of every
 // rank (coalesced), and the counters live in the thread's registers.
 SV_HOST_DEVICE unsigned voteBlocks(size_t words, unsigned maxBlocks) {

@@ -39,7 +39,7 @@ fi
 start=$(date +%s)
 cmake -S "$root" -B "$build" --toolchain "$root/cmake/toolchains/aarch64-linux-gnu.cmake" \
   -DCMAKE_BUILD_TYPE=Release -DSIGNVOTE_WITH_MPI=OFF -DSIGNVOTE_WITH_CUDA=OFF -DSIGNVOTE_WITH_NCCL=OFF \
-  -DSIGNVOTE_WITH_HWLOC=OFF >/dev/null
+  -DSIGNVOTE_WITH_HWLOC=OFF -DSIGNVOTE_WITH_DEVICE_EMULATION=OFF >/dev/null
 # Everything this configuration has: the library (shared and the static
 # one the tests link), the unit tests, and the benchmark the unit tier
 # smoke-runs.

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "device/glue.h"
+#include "device/glue_bodies.h"
 
 namespace sv {
 namespace glue {
@@ -7,33 +8,15 @@ namespace {
 
 __global__ void nanPublishKernel(unsigned long long* cnt, const unsigned long long* counts, int n, bool flagError,
                                  DeviceNanRecord* host) {
-  unsigned long long total = 0;
-  for (int i = 0; i < n; ++i) total += counts[i];
-  const unsigned long long local = cnt[kCntLocal];
-  cnt[kCntTotalLocal] += local;
-  volatile DeviceNanRecord* h = host;
-  h->lastLocal = local;
-  h->totalLocal = cnt[kCntTotalLocal];
-  if (flagError && total != 0) {
-    cnt[kCntTotal] = total;
-    cnt[kCntFlagged] += 1;
-    h->lastTotal = total;
-    __threadfence_system();  // lastTotal before the count that announces it
-    h->flaggedCalls = cnt[kCntFlagged];
-  } else {
-    cnt[kCntTotal] = 0;
-  }
-  __threadfence_system();
+  nanPublishBody(cnt, counts, n, flagError, host);
 }
 
 __global__ void copyBitsKernel(const uint32_t* src, uint32_t* dst, size_t n32, uint32_t lastMask,
                                const unsigned long long* skip) {
   if (skip != nullptr && *skip != 0) return;
   const size_t stride = static_cast<size_t>(blockDim.x) * gridDim.x;
-  for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n32; i += stride) {
-    const uint32_t w = src[i];
-    dst[i] = i + 1 == n32 ? (w & lastMask) : w;
-  }
+  for (size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n32; i += stride)
+    copyBitsWord(src, dst, i, n32, lastMask);
 }
 
 }  // namespace

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: MIT
+// What the emulated kernels (kernels_emu.cc) and the emulated NCCL
+// (nccl_emu.cc) need of the emulated CUDA runtime (cuda_emu.cc).
+#pragma once
+
+#include <stddef.h>
+
+#include <functional>
+
+#include "cuda_runtime_api.h"
+
+namespace svemu {
+
+// Appends `op` to `stream` (NULL: the legacy default stream); it runs on
+// the stream's worker thread after everything enqueued before it. Under
+// stream capture it is recorded into the graph instead and runs at every
+// launch of the graph. An op must not call back into the runtime's
+// synchronising functions.
+cudaError_t enqueue(cudaStream_t stream, std::function<void()> op);
+
+// Inside an op: true when [p, p + bytes) lies inside memory a kernel may
+// touch (device, managed or pinned host memory). Otherwise the context is
+// faulted with cudaErrorIllegalAddress, as a GPU would on such an access,
+// and `what` names the access in the message.
+bool accessible(const void* p, size_t bytes, const char* what);
+
+// Faults the context: every later runtime call returns `e` (a sticky error,
+// as after a kernel fault on a GPU). The first fault is printed.
+void fault(cudaError_t e, const char* what);
+
+// The calling thread's current device (inside an op: the stream's).
+int currentDevice();
+
+// Sets the calling thread's last error (cudaGetLastError).
+void setLastError(cudaError_t e);
+
+// Emulated streaming multiprocessors of a device (SV_EMU_SMS, default 2):
+// kernels size their grids by it, so small sizes span several grids.
+int multiProcessors();
+
+}  // namespace svemu

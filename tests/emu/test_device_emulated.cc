@@ -1,0 +1,592 @@
+// SPDX-License-Identifier: MIT
+// The device engine on the emulated runtime (ctest -L device-emulated): the
+// real src/device/ engine and NCCL transport, compiled against the emulated
+// CUDA runtime and NCCL of tests/emu, driven by thread-ranks of one process.
+// Every rank checks each call three ways: (1) its output equals the host
+// engine's (a loopback communicator with the same config, same input) bit
+// for bit, (2) every element equals the integer vote computed here from all
+// ranks' inputs (unit_reference.h; ties per policy), (3) all ranks hold the
+// same output. Bytes past recvbuff stay untouched. This checks the
+// orchestration of the device engine (plan, staging, streams, events,
+// capture, NCCL calls, kernel launches over their per-lane bodies); it says
+// nothing about a GPU's speed or its memory model.
+#include <catch2/catch.hpp>
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cuda_runtime_api.h>
+#include <nccl.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "device_kernels.h"
+#include "emu_runtime.h"
+#include "kernel_bodies.h"
+#include "signvote.h"
+#include "signvote_nccl.h"
+#include "transport/loopback.h"
+#include "unit_reference.h"
+
+namespace {
+
+const svDataType_t kTypes[] = {svFloat32, svFloat16, svBfloat16, svFloat64};
+
+// Failures found on rank threads; Catch2 asserts on the main thread only.
+class Failures {
+ public:
+  void add(int rank, const std::string& what) {
+    std::lock_guard<std::mutex> lock(m_);
+    if (list_.size() < 20) list_.push_back("rank " + std::to_string(rank) + ": " + what);
+    ++count_;
+  }
+  void check() {
+    for (const std::string& s : list_) UNSCOPED_INFO(s);
+    CHECK(count_ == 0);
+  }
+
+ private:
+  std::mutex m_;
+  std::vector<std::string> list_;
+  size_t count_ = 0;
+};
+
+#define RANK_CHECK(cond, ...)                              \
+  do {                                                     \
+    if (!(cond)) {                                         \
+      char buf_[512];                                      \
+      snprintf(buf_, sizeof buf_, __VA_ARGS__);            \
+      ctx.fail->add(ctx.rank, std::string(#cond ": ") + buf_); \
+    }                                                      \
+  } while (0)
+
+// What a rank thread works with.
+struct RankCtx {
+  int rank = 0, P = 1;
+  svComm_t dev = nullptr, host = nullptr;
+  cudaStream_t stream = nullptr;
+  Failures* fail = nullptr;
+  std::vector<uint64_t>* hashes = nullptr;  // one per checked call, compared across ranks after
+};
+
+struct Policy {
+  int tie, zero, algo;
+};
+
+svConfig_t makeConfig(const Policy& p, int device, int nan) {
+  svConfig_t c = SV_CONFIG_INITIALIZER;
+  c.tiePolicy = p.tie;
+  c.zeroPolicy = p.zero;
+  c.nanPolicy = nan;
+  c.algorithm = p.algo;
+  c.seed = 4242;
+  c.device = device;
+  return c;
+}
+
+// P thread-ranks, each with a device communicator (emulated NCCL, device 0)
+// and a host one (loopback) of the same config; body(ctx) runs on each.
+// Returns after every rank is done and both communicators are destroyed.
+void runRanks(int P, const svConfig_t& devCfg, const svConfig_t& hostCfg, Failures* fail,
+              const std::function<void(RankCtx&)>& body, std::vector<std::vector<uint64_t>>* hashes = nullptr) {
+  svUniqueId id;
+  REQUIRE(svGetUniqueId(&id) == svSuccess);
+  auto world = sv::makeLoopbackWorld(P);
+  if (hashes) hashes->assign(P, {});
+  std::vector<std::thread> ts;
+  for (int r = 0; r < P; ++r)
+    ts.emplace_back([&, r] {
+      RankCtx ctx;
+      ctx.rank = r;
+      ctx.P = P;
+      ctx.fail = fail;
+      ctx.hashes = hashes ? &(*hashes)[r] : nullptr;
+      svConfig_t dc = devCfg, hc = hostCfg;
+      RANK_CHECK(cudaSetDevice(r) == cudaSuccess, "cudaSetDevice");  // one device a rank, as NCCL requires
+      RANK_CHECK(cudaStreamCreateWithFlags(&ctx.stream, cudaStreamNonBlocking) == cudaSuccess, "stream");
+      const svResult_t rd = svCommInitRankConfig(&ctx.dev, P, id, r, &dc);
+      const svResult_t rh = sv::commInitLoopback(world, r, &hc, &ctx.host);
+      RANK_CHECK(rd == svSuccess && rh == svSuccess, "init: %s", svGetLastError(nullptr));
+      if (rd == svSuccess && rh == svSuccess) body(ctx);
+      if (ctx.dev) RANK_CHECK(svCommDestroy(ctx.dev) == svSuccess, "destroy device comm");
+      if (ctx.host) RANK_CHECK(svCommDestroy(ctx.host) == svSuccess, "destroy host comm");
+      if (ctx.stream) cudaStreamDestroy(ctx.stream);
+    });
+  for (auto& t : ts) t.join();
+  if (hashes)
+    for (int r = 1; r < P; ++r) {
+      INFO("rank " << r << " against rank 0");
+      CHECK((*hashes)[r] == (*hashes)[0]);
+    }
+}
+
+uint64_t hashBytes(const void* p, size_t n) {
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const unsigned char*>(p)[i]) * 1099511628211ull;
+  return h;
+}
+
+// Rank r's input for one call: random elements, lopsided by rank parity so
+// strict majorities and ties both occur, zeros and (optionally) NaNs.
+std::vector<unsigned char> makeInput(svDataType_t dt, size_t n, uint64_t seed, int r, bool nans) {
+  const ref::Format f = ref::formatOf(dt);
+  const size_t esz = ref::elemSize(dt);
+  ref::Rng rng(seed * 1000003 + r);
+  std::vector<unsigned char> buf(n * esz);
+  for (size_t i = 0; i < n; ++i) {
+    uint64_t v = ref::randomElement(rng, f, nans, 2, 12);
+    if (ref::classify(v, f) != ref::Cls::Zero && ref::classify(v, f) != ref::Cls::NaN && rng.percent(30)) {
+      const bool neg = (i + r) & 1;  // parity-lopsided signs
+      v = neg ? (v | ref::signMask(f)) : (v & ~ref::signMask(f));
+    }
+    ref::storeElem(buf.data(), i, esz, v);
+  }
+  return buf;
+}
+
+// One svAllReduceSign on both communicators; the three checks.
+void checkAllReduce(RankCtx& ctx, const Policy& pol, svDataType_t dt, size_t n, bool inPlace, uint64_t seed) {
+  const size_t esz = ref::elemSize(dt), bytes = n * esz;
+  const ref::Format f = ref::formatOf(dt);
+  std::vector<std::vector<unsigned char>> all(ctx.P);
+  for (int r = 0; r < ctx.P; ++r) all[r] = makeInput(dt, n, seed, r, true);
+  const std::vector<unsigned char>& in = all[ctx.rank];
+  std::vector<unsigned char> hostOut(bytes + 1);
+  if (inPlace) memcpy(hostOut.data(), in.data(), bytes);
+  RANK_CHECK(svAllReduceSign(inPlace ? hostOut.data() : in.data(), hostOut.data(), n, dt, ctx.host, nullptr) ==
+                 svSuccess, "host call: %s", svGetLastError(ctx.host));
+  void *ds = nullptr, *dr = nullptr;
+  cudaMalloc(&ds, bytes + 64);
+  cudaMalloc(&dr, bytes + 64);
+  cudaMemset(dr, 0xA5, bytes + 64);
+  cudaMemcpy(inPlace ? dr : ds, in.data(), bytes, cudaMemcpyHostToDevice);
+  const svResult_t rc = svAllReduceSign(inPlace ? dr : ds, dr, n, dt, ctx.dev, ctx.stream);
+  RANK_CHECK(rc == svSuccess, "device call: %s", svGetLastError(ctx.dev));
+  RANK_CHECK(cudaStreamSynchronize(ctx.stream) == cudaSuccess, "sync");
+  std::vector<unsigned char> out(bytes + 64);
+  cudaMemcpy(out.data(), dr, bytes + 64, cudaMemcpyDeviceToHost);
+  cudaFree(ds);
+  cudaFree(dr);
+  bool guard = true;
+  for (size_t k = bytes; k < bytes + 64; ++k) guard &= out[k] == 0xA5;
+  char what[160];
+  snprintf(what, sizeof what, "tie %d zero %d algo %d %s n=%zu %s", pol.tie, pol.zero, pol.algo, ref::dtLabel(dt), n,
+           inPlace ? "in place" : "out of place");
+  RANK_CHECK(guard, "%s: bytes past recvbuff written", what);
+  RANK_CHECK(memcmp(out.data(), hostOut.data(), bytes) == 0, "%s: device output differs from the host engine's", what);
+  // The independent vote.
+  const uint64_t plus = ref::roundTo(dt, 1.0), minus = plus | ref::signMask(f);
+  size_t bad = 0, firstBad = 0;
+  for (size_t i = 0; i < n; ++i) {
+    int pos = 0, neg = 0;
+    for (int r = 0; r < ctx.P; ++r) {
+      const int v = ref::voteOf(ref::classify(ref::loadElem(all[r].data(), i, esz), f), pol.zero);
+      pos += v > 0;
+      neg += v < 0;
+    }
+    const uint64_t got = ref::loadElem(out.data(), i, esz);
+    bool ok;
+    if (pos != neg) ok = got == (pos > neg ? plus : minus);
+    else if (pol.tie == SV_TIE_POSITIVE) ok = got == plus;
+    else if (pol.tie == SV_TIE_ZERO) ok = got == 0;
+    else ok = got == plus || got == minus;
+    if (!ok && bad++ == 0) firstBad = i;
+  }
+  RANK_CHECK(bad == 0, "%s: %zu element(s) differ from the integer vote, first at %zu", what, bad, firstBad);
+  if (ctx.hashes) ctx.hashes->push_back(hashBytes(out.data(), bytes));
+}
+
+// svAllReduceSignPacked (where the policy allows one bit), svPackSigns and
+// svUnpackSigns against the host communicator.
+void checkPackedCalls(RankCtx& ctx, const Policy& pol, size_t nbits, uint64_t seed) {
+  const size_t n32 = (nbits + 31) / 32;
+  ref::Rng rng(seed + 77 * ctx.rank);
+  std::vector<uint32_t> bits(n32);
+  for (auto& w : bits) w = static_cast<uint32_t>(rng.next());
+  uint32_t *d = nullptr, *dOut = nullptr;
+  cudaMalloc(reinterpret_cast<void**>(&d), (n32 + 1) * 4);
+  cudaMalloc(reinterpret_cast<void**>(&dOut), (n32 + 1) * 4);
+  const bool packedOk = pol.zero == SV_ZERO_POSITIVE && !(pol.tie == SV_TIE_ZERO && ctx.P % 2 == 0);
+  if (packedOk) {
+    std::vector<uint32_t> want(n32), got(n32 + 1);
+    RANK_CHECK(svAllReduceSignPacked(bits.data(), want.data(), nbits, ctx.host, nullptr) == svSuccess, "host packed");
+    cudaMemcpy(d, bits.data(), n32 * 4, cudaMemcpyHostToDevice);
+    cudaMemset(dOut, 0xef, (n32 + 1) * 4);
+    RANK_CHECK(svAllReduceSignPacked(d, dOut, nbits, ctx.dev, ctx.stream) == svSuccess, "device packed: %s",
+               svGetLastError(ctx.dev));
+    cudaStreamSynchronize(ctx.stream);
+    cudaMemcpy(got.data(), dOut, (n32 + 1) * 4, cudaMemcpyDeviceToHost);
+    RANK_CHECK(memcmp(got.data(), want.data(), n32 * 4) == 0, "packed: device differs from host (%zu bits)", nbits);
+    RANK_CHECK(got[n32] == 0xefefefefu, "packed: the word past the output was written");
+    if (ctx.hashes) ctx.hashes->push_back(hashBytes(got.data(), n32 * 4));
+  }
+  const std::vector<unsigned char> x = makeInput(svFloat32, nbits, seed, ctx.rank, false);
+  std::vector<uint32_t> hb(n32), db(n32);
+  RANK_CHECK(svPackSigns(x.data(), hb.data(), nbits, svFloat32, ctx.host, nullptr) == svSuccess, "host pack");
+  void* dx = nullptr;
+  cudaMalloc(&dx, nbits * 4);
+  cudaMemcpy(dx, x.data(), nbits * 4, cudaMemcpyHostToDevice);
+  RANK_CHECK(svPackSigns(dx, d, nbits, svFloat32, ctx.dev, ctx.stream) == svSuccess, "device pack: %s",
+             svGetLastError(ctx.dev));
+  cudaStreamSynchronize(ctx.stream);
+  cudaMemcpy(db.data(), d, n32 * 4, cudaMemcpyDeviceToHost);
+  RANK_CHECK(hb == db, "svPackSigns: device differs from host (%zu elements)", nbits);
+  std::vector<unsigned char> hu(nbits * 4), du(nbits * 4);
+  RANK_CHECK(svUnpackSigns(hb.data(), hu.data(), nbits, svFloat32, ctx.host, nullptr) == svSuccess, "host unpack");
+  RANK_CHECK(svUnpackSigns(d, dx, nbits, svFloat32, ctx.dev, ctx.stream) == svSuccess, "device unpack: %s",
+             svGetLastError(ctx.dev));
+  cudaStreamSynchronize(ctx.stream);
+  cudaMemcpy(du.data(), dx, nbits * 4, cudaMemcpyDeviceToHost);
+  RANK_CHECK(hu == du, "svUnpackSigns: device differs from host (%zu elements)", nbits);
+  cudaFree(dx);
+  cudaFree(d);
+  cudaFree(dOut);
+}
+
+// Sizes: empty, one, word edges, tails, past one pack grid (65536 fp32
+// elements with 2 emulated SMs) and, for fp32, past one vote grid (4096
+// words).
+const size_t kSizes[] = {0, 1, 31, 64, 65, 1000, 4097, 70001};
+constexpr size_t kPastVoteGrid = 270001;
+
+void engineCase(int P, int algo) {
+  const Policy policies[] = {
+      {SV_TIE_POSITIVE, SV_ZERO_POSITIVE, algo}, {SV_TIE_ZERO, SV_ZERO_POSITIVE, algo},
+      {SV_TIE_RANDOM, SV_ZERO_POSITIVE, algo},   {SV_TIE_POSITIVE, SV_ZERO_ABSTAIN, algo},
+      {SV_TIE_ZERO, SV_ZERO_ABSTAIN, algo},      {SV_TIE_RANDOM, SV_ZERO_ABSTAIN, algo},
+  };
+  for (const Policy& pol : policies) {
+    INFO("tie " << pol.tie << " zero " << pol.zero << " algorithm " << algo);
+    Failures fail;
+    std::vector<std::vector<uint64_t>> hashes;
+    runRanks(P, makeConfig(pol, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO), makeConfig(pol, SV_DEVICE_HOST, SV_NAN_AS_ZERO), &fail,
+             [&](RankCtx& ctx) {
+               uint64_t seed = 1;
+               // The same call sequence on both communicators: their call
+               // counters (the random-tie input) stay equal.
+               for (svDataType_t dt : kTypes)
+                 for (size_t n : kSizes)
+                   for (int inPlace = 0; inPlace < 2; ++inPlace) checkAllReduce(ctx, pol, dt, n, inPlace, ++seed);
+               checkAllReduce(ctx, pol, svFloat32, kPastVoteGrid, false, ++seed);
+               for (size_t nb : {1ul, 33ul, 64ul, 1000ul, 70001ul}) checkPackedCalls(ctx, pol, nb, ++seed);
+             },
+             &hashes);
+    fail.check();
+  }
+}
+
+}  // namespace
+
+#define SV_ENGINE_CASES(P)                                                                                    \
+  TEST_CASE("device engine (emulated) equals the host engine: P=" #P " alltoall", "[device-emulated][engine]") { \
+    engineCase(P, SV_ALGO_ALLTOALL);                                                                          \
+  }                                                                                                           \
+  TEST_CASE("device engine (emulated) equals the host engine: P=" #P " allgather",                            \
+            "[device-emulated][engine]") {                                                                    \
+    engineCase(P, SV_ALGO_ALLGATHER);                                                                         \
+  }                                                                                                           \
+  TEST_CASE("device engine (emulated) equals the host engine: P=" #P " auto", "[device-emulated][engine]") {   \
+    engineCase(P, SV_ALGO_AUTO);                                                                              \
+  }
+SV_ENGINE_CASES(1)
+SV_ENGINE_CASES(2)
+SV_ENGINE_CASES(3)
+SV_ENGINE_CASES(4)
+SV_ENGINE_CASES(5)
+SV_ENGINE_CASES(6)
+SV_ENGINE_CASES(7)
+SV_ENGINE_CASES(8)
+
+// ---- Beyond the vote: errors, graphs, streams, wrapping ----------------------
+namespace {
+
+const Policy kDefault = {SV_TIE_POSITIVE, SV_ZERO_POSITIVE, SV_ALGO_AUTO};
+
+std::vector<float> hostFloats(size_t n, uint64_t seed, int rank) {
+  const std::vector<unsigned char> b = makeInput(svFloat32, n, seed, rank, false);
+  std::vector<float> f(n);
+  memcpy(f.data(), b.data(), n * 4);
+  return f;
+}
+
+}  // namespace
+
+TEST_CASE("device engine (emulated): SV_NAN_ERROR leaves recvbuff untouched on every rank and reports once",
+          "[device-emulated][nan]") {
+  for (int P : {1, 3, 4}) {
+    INFO("P=" << P);
+    Failures fail;
+    runRanks(P, makeConfig(kDefault, SV_CONFIG_UNDEF_INT, SV_NAN_ERROR), makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_ERROR),
+             &fail, [&](RankCtx& ctx) {
+               const size_t n = 5000;
+               std::vector<float> in = hostFloats(n, 99, ctx.rank);
+               if (ctx.rank == ctx.P - 1) in[n / 2] = NAN;
+               float *ds = nullptr, *dr = nullptr;
+               cudaMalloc(reinterpret_cast<void**>(&ds), n * 4);
+               cudaMalloc(reinterpret_cast<void**>(&dr), n * 4);
+               cudaMemcpy(ds, in.data(), n * 4, cudaMemcpyHostToDevice);
+               cudaMemset(dr, 0x5a, n * 4);
+               svResult_t async = svInternalError;
+               RANK_CHECK(svCommGetAsyncError(ctx.dev, &async) == svSuccess && async == svSuccess, "before: %d", async);
+               RANK_CHECK(svAllReduceSign(ds, dr, n, svFloat32, ctx.dev, ctx.stream) == svSuccess, "enqueue: %s",
+                          svGetLastError(ctx.dev));
+               cudaStreamSynchronize(ctx.stream);
+               svCommGetAsyncError(ctx.dev, &async);
+               RANK_CHECK(async == svInvalidArgument, "async error %d, expected svInvalidArgument", async);
+               RANK_CHECK(strstr(svGetLastError(ctx.dev), "NaN") != nullptr, "message: %s", svGetLastError(ctx.dev));
+               std::vector<unsigned char> out(n * 4);
+               cudaMemcpy(out.data(), dr, n * 4, cudaMemcpyDeviceToHost);
+               bool untouched = true;
+               for (unsigned char b : out) untouched &= b == 0x5a;
+               RANK_CHECK(untouched, "recvbuff written under SV_NAN_ERROR");
+               svCommGetAsyncError(ctx.dev, &async);
+               RANK_CHECK(async == svSuccess, "the NaN error was reported twice");
+               // The host engine fails the same call synchronously.
+               std::vector<float> hout(n, 7.0f);
+               RANK_CHECK(svAllReduceSign(in.data(), hout.data(), n, svFloat32, ctx.host, nullptr) == svInvalidArgument,
+                          "host engine accepted NaNs under SV_NAN_ERROR");
+               // A clean call afterwards works.
+               if (ctx.rank == ctx.P - 1) in[n / 2] = 1.0f;
+               cudaMemcpy(ds, in.data(), n * 4, cudaMemcpyHostToDevice);
+               RANK_CHECK(svAllReduceSign(ds, dr, n, svFloat32, ctx.dev, ctx.stream) == svSuccess, "clean call");
+               cudaStreamSynchronize(ctx.stream);
+               svCommGetAsyncError(ctx.dev, &async);
+               RANK_CHECK(async == svSuccess, "async error %d after a clean call", async);
+               RANK_CHECK(svAllReduceSign(in.data(), hout.data(), n, svFloat32, ctx.host, nullptr) == svSuccess, "host");
+               std::vector<float> got(n);
+               cudaMemcpy(got.data(), dr, n * 4, cudaMemcpyDeviceToHost);
+               RANK_CHECK(got == hout, "clean call after a NaN failure differs from the host engine");
+               cudaFree(ds);
+               cudaFree(dr);
+             });
+    fail.check();
+  }
+}
+
+TEST_CASE("device engine (emulated): bad input gets its code and message, nothing written", "[device-emulated][api]") {
+  Failures fail;
+  runRanks(2, makeConfig({SV_TIE_ZERO, SV_ZERO_POSITIVE, SV_ALGO_AUTO}, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO),
+           makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_AS_ZERO), &fail, [&](RankCtx& ctx) {
+             const size_t n = 100;
+             std::vector<float> hs(n, 1.0f), hr(n, 7.0f);
+             float* d = nullptr;
+             cudaMalloc(reinterpret_cast<void**>(&d), 2 * n * 4 + 16);
+             cudaMemset(d, 0x33, 2 * n * 4 + 16);
+             auto check = [&](svResult_t got, svResult_t want, const char* needle, const char* what) {
+               RANK_CHECK(got == want, "%s: result %d, expected %d", what, got, want);
+               const char* msg = svGetLastError(ctx.dev);
+               RANK_CHECK(strstr(msg, needle) != nullptr, "%s: message \"%s\" lacks \"%s\"", what, msg, needle);
+               RANK_CHECK(strchr(msg, '\n') == nullptr, "%s: message is not one line", what);
+             };
+             check(svAllReduceSign(hs.data(), hr.data(), n, svFloat32, ctx.dev, ctx.stream), svInvalidArgument,
+                   "host memory", "host buffers");
+             check(svAllReduceSign(d, hr.data(), n, svFloat32, ctx.dev, ctx.stream), svInvalidArgument, "recvbuff",
+                   "host recvbuff");
+             check(svAllReduceSign(nullptr, d, n, svFloat32, ctx.dev, ctx.stream), svInvalidArgument, "NULL",
+                   "NULL sendbuff");
+             check(svAllReduceSign(d, d, n, static_cast<svDataType_t>(42), ctx.dev, ctx.stream), svInvalidArgument,
+                   "datatype", "bad datatype");
+             check(svAllReduceSign(reinterpret_cast<char*>(d) + 2, d + n, n, svFloat32, ctx.dev, ctx.stream),
+                   svInvalidArgument, "aligned", "misaligned fp32");
+             check(svAllReduceSign(d, d + 1, n, svFloat32, ctx.dev, ctx.stream), svInvalidArgument, "overlap",
+                   "overlapping buffers");
+             check(svAllReduceSignPacked(reinterpret_cast<uint32_t*>(d), reinterpret_cast<uint32_t*>(d) + 8, 64,
+                                         ctx.dev, ctx.stream),
+                   svInvalidUsage, "SV_TIE_ZERO", "packed call with SV_TIE_ZERO at even P");
+             cudaStreamSynchronize(ctx.stream);
+             bool untouchedHost = true;
+             for (float v : hr) untouchedHost &= v == 7.0f;
+             RANK_CHECK(untouchedHost, "host recvbuff written by a refused call");
+             std::vector<unsigned char> back(2 * n * 4 + 16);
+             cudaMemcpy(back.data(), d, back.size(), cudaMemcpyDeviceToHost);
+             bool untouchedDev = true;
+             for (unsigned char b : back) untouchedDev &= b == 0x33;
+             RANK_CHECK(untouchedDev, "device buffer written by a refused call");
+             // The communicator still works after refused calls.
+             cudaMemcpy(d, hs.data(), n * 4, cudaMemcpyHostToDevice);
+             RANK_CHECK(svAllReduceSign(d, d + n, n, svFloat32, ctx.dev, ctx.stream) == svSuccess, "valid call: %s",
+                        svGetLastError(ctx.dev));
+             RANK_CHECK(cudaStreamSynchronize(ctx.stream) == cudaSuccess, "sync");
+             cudaFree(d);
+           });
+  fail.check();
+}
+
+TEST_CASE("device engine (emulated): a captured call replays equal to eager calls; growth under capture is refused",
+          "[device-emulated][graph]") {
+  for (int P : {2, 3}) {
+    INFO("P=" << P);
+    Failures fail;
+    runRanks(P, makeConfig(kDefault, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO), makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_AS_ZERO),
+             &fail, [&](RankCtx& ctx) {
+               const size_t n = 100000;
+               std::vector<float> in = hostFloats(n, 4242, ctx.rank), want(n), got(n);
+               float *ds = nullptr, *dr = nullptr, *big = nullptr;
+               cudaMalloc(reinterpret_cast<void**>(&ds), n * 4);
+               cudaMalloc(reinterpret_cast<void**>(&dr), n * 4);
+               cudaMalloc(reinterpret_cast<void**>(&big), 8 * n * 4);
+               cudaMemcpy(ds, in.data(), n * 4, cudaMemcpyHostToDevice);
+               // Warm-up outside capture: staging grows here.
+               RANK_CHECK(svAllReduceSign(ds, dr, n, svFloat32, ctx.dev, ctx.stream) == svSuccess, "warm-up");
+               cudaStreamSynchronize(ctx.stream);
+               RANK_CHECK(svAllReduceSign(in.data(), want.data(), n, svFloat32, ctx.host, nullptr) == svSuccess, "host");
+               cudaGraph_t graph = nullptr;
+               cudaGraphExec_t exec = nullptr;
+               RANK_CHECK(cudaStreamBeginCapture(ctx.stream, cudaStreamCaptureModeGlobal) == cudaSuccess, "begin");
+               const svResult_t rc = svAllReduceSign(ds, dr, n, svFloat32, ctx.dev, ctx.stream);
+               // A call that needs more staging than the capture's: refused
+               // before anything is enqueued, and the capture stays valid.
+               const svResult_t grow = svAllReduceSign(big, big, 8 * n, svFloat32, ctx.dev, ctx.stream);
+               const cudaError_t end = cudaStreamEndCapture(ctx.stream, &graph);
+               RANK_CHECK(rc == svSuccess, "call under capture: %s", svGetLastError(ctx.dev));
+               RANK_CHECK(grow == svInvalidUsage, "growth under capture: %d", grow);
+               RANK_CHECK(end == cudaSuccess, "capture invalidated: %s", cudaGetErrorName(end));
+               if (end != cudaSuccess) return;
+               cudaGraphInstantiate(&exec, graph, 0);
+               for (int rep = 0; rep < 3; ++rep) {
+                 cudaMemsetAsync(dr, 0, n * 4, ctx.stream);
+                 RANK_CHECK(cudaGraphLaunch(exec, ctx.stream) == cudaSuccess, "launch");
+                 // Eager calls between replays keep the communicator's order.
+                 if (rep == 1) RANK_CHECK(svAllReduceSign(ds, big, n, svFloat32, ctx.dev, ctx.stream) == svSuccess, "eager");
+                 cudaStreamSynchronize(ctx.stream);
+                 cudaMemcpy(got.data(), dr, n * 4, cudaMemcpyDeviceToHost);
+                 RANK_CHECK(got == want, "replay %d differs from the host engine", rep);
+               }
+               cudaMemcpy(got.data(), big, n * 4, cudaMemcpyDeviceToHost);
+               RANK_CHECK(got == want, "eager call between replays differs from the host engine");
+               cudaGraphExecDestroy(exec);
+               cudaGraphDestroy(graph);
+               cudaFree(ds);
+               cudaFree(dr);
+               cudaFree(big);
+             });
+    fail.check();
+  }
+}
+
+TEST_CASE("device engine (emulated): calls on two streams and the legacy stream stay in order",
+          "[device-emulated][streams]") {
+  Failures fail;
+  runRanks(4, makeConfig(kDefault, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO), makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_AS_ZERO),
+           &fail, [&](RankCtx& ctx) {
+             const size_t n = 20000;
+             cudaStream_t other = nullptr;
+             cudaStreamCreateWithFlags(&other, cudaStreamNonBlocking);
+             const cudaStream_t streams[] = {ctx.stream, other, nullptr};
+             float* d = nullptr;
+             cudaMalloc(reinterpret_cast<void**>(&d), 2 * n * 4 * 6);
+             std::vector<std::vector<float>> want;
+             for (int k = 0; k < 6; ++k) {
+               std::vector<float> in = hostFloats(n, 500 + k, ctx.rank), w(n);
+               cudaMemcpy(d + 2 * n * k, in.data(), n * 4, cudaMemcpyHostToDevice);
+               RANK_CHECK(svAllReduceSign(in.data(), w.data(), n, svFloat32, ctx.host, nullptr) == svSuccess, "host");
+               want.push_back(w);
+             }
+             // Back to back on alternating streams, no synchronisation between.
+             for (int k = 0; k < 6; ++k)
+               RANK_CHECK(svAllReduceSign(d + 2 * n * k, d + 2 * n * k + n, n, svFloat32, ctx.dev, streams[k % 3]) ==
+                              svSuccess, "call %d: %s", k, svGetLastError(ctx.dev));
+             for (cudaStream_t s : streams) cudaStreamSynchronize(s);
+             for (int k = 0; k < 6; ++k) {
+               std::vector<float> got(n);
+               cudaMemcpy(got.data(), d + 2 * n * k + n, n * 4, cudaMemcpyDeviceToHost);
+               RANK_CHECK(got == want[k], "call %d differs from the host engine", k);
+             }
+             svCommStats_t st;
+             RANK_CHECK(svCommGetStats(ctx.dev, &st) == svSuccess && st.calls == 6, "stats count %llu calls",
+                        st.calls);
+             RANK_CHECK(st.bytesSent > 0, "no bytes counted");
+             cudaFree(d);
+             cudaStreamDestroy(other);
+           });
+  fail.check();
+}
+
+TEST_CASE("device engine (emulated): svCommInitFromNccl wraps a caller's NCCL communicator and leaves it usable",
+          "[device-emulated][nccl]") {
+  const int P = 3;
+  ncclUniqueId id;
+  REQUIRE(ncclGetUniqueId(&id) == ncclSuccess);
+  Failures fail;
+  std::vector<std::thread> ts;
+  for (int r = 0; r < P; ++r)
+    ts.emplace_back([&, r] {
+      RankCtx ctx;
+      ctx.rank = r;
+      ctx.P = P;
+      ctx.fail = &fail;
+      cudaSetDevice(r);
+      ncclComm_t nc = nullptr;
+      RANK_CHECK(ncclCommInitRank(&nc, P, id, r) == ncclSuccess, "ncclCommInitRank");
+      cudaStream_t s = nullptr;
+      cudaStreamCreate(&s);
+      for (int round = 0; round < 2; ++round) {  // wrap, destroy, wrap again
+        svConfig_t cfg = makeConfig(kDefault, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO);
+        svComm_t c = nullptr;
+        RANK_CHECK(svCommInitFromNccl(&c, nc, &cfg) == svSuccess, "wrap: %s", svGetLastError(nullptr));
+        int dev = -1;
+        svCommCuDevice(c, &dev);
+        RANK_CHECK(dev == r, "svCommCuDevice %d", dev);
+        float* d = nullptr;
+        cudaMalloc(reinterpret_cast<void**>(&d), 2 * 64 * 4);
+        std::vector<float> x(64, r == 0 ? -1.0f : 1.0f), got(64);
+        cudaMemcpy(d, x.data(), 64 * 4, cudaMemcpyHostToDevice);
+        RANK_CHECK(svAllReduceSign(d, d + 64, 64, svFloat32, c, s) == svSuccess, "call: %s", svGetLastError(c));
+        cudaStreamSynchronize(s);
+        cudaMemcpy(got.data(), d + 64, 64 * 4, cudaMemcpyDeviceToHost);
+        RANK_CHECK(got == std::vector<float>(64, 1.0f), "two of three ranks say +1");
+        cudaFree(d);
+        RANK_CHECK(svCommDestroy(c) == svSuccess, "destroy");
+      }
+      // The caller's communicator still moves bytes.
+      int* buf = nullptr;
+      cudaMalloc(reinterpret_cast<void**>(&buf), P * sizeof(int));
+      cudaMemcpy(buf + r, &r, sizeof(int), cudaMemcpyHostToDevice);
+      RANK_CHECK(ncclAllGather(buf + r, buf, 1, ncclInt32, nc, s) == ncclSuccess, "ncclAllGather after unwrap");
+      cudaStreamSynchronize(s);
+      std::vector<int> all(P);
+      cudaMemcpy(all.data(), buf, P * sizeof(int), cudaMemcpyDeviceToHost);
+      for (int q = 0; q < P; ++q) RANK_CHECK(all[q] == q, "gathered %d at %d", all[q], q);
+      cudaFree(buf);
+      ncclCommDestroy(nc);
+      cudaStreamDestroy(s);
+    });
+  for (auto& t : ts) t.join();
+  fail.check();
+}
+
+// Hidden ([.]): each faults the emulated context for good, so ctest runs
+// them in processes of their own.
+TEST_CASE("emulated runtime: a misaligned 16-byte vector access faults the context", "[.][device-emulated-fault]") {
+  cudaSetDevice(0);
+  cudaStream_t s = nullptr;
+  REQUIRE(cudaStreamCreate(&s) == cudaSuccess);
+  char* d = nullptr;
+  REQUIRE(cudaMalloc(reinterpret_cast<void**>(&d), 256) == cudaSuccess);
+  // An emulated kernel body's vector load at an address off by 4.
+  REQUIRE(svemu::enqueue(s, [d] {
+            unsigned char v[16];
+            sv::kern::load16(d + 4, v);
+          }) == cudaSuccess);
+  CHECK(cudaStreamSynchronize(s) == cudaErrorMisalignedAddress);
+  CHECK(cudaMalloc(reinterpret_cast<void**>(&d), 256) == cudaErrorMisalignedAddress);  // sticky
+}
+
+TEST_CASE("emulated runtime: a kernel handed host memory faults the context with an illegal address",
+          "[.][device-emulated-fault]") {
+  cudaSetDevice(0);
+  cudaStream_t s = nullptr;
+  REQUIRE(cudaStreamCreate(&s) == cudaSuccess);
+  std::vector<float> host(1000, 1.0f);
+  uint64_t* bits = nullptr;
+  REQUIRE(cudaMalloc(reinterpret_cast<void**>(&bits), 16 * 8) == cudaSuccess);
+  REQUIRE(sv::device::pack(host.data(), host.size(), svFloat32, 1, bits, nullptr, s) == cudaSuccess);  // enqueued
+  CHECK(cudaStreamSynchronize(s) == cudaErrorIllegalAddress);
+  CHECK(cudaGetLastError() == cudaErrorIllegalAddress);
+}
