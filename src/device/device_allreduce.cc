@@ -21,11 +21,12 @@
 
 #include <algorithm>
 
-#include "device_kernels.h"  // cuda/: the GPU kernels
 #include "comm.h"
+#include "deadline.h"
 #include "debug.h"
 #include "device/device_comm.h"
 #include "device/device_layout.h"
+#include "device_kernels.h"  // cuda/: the GPU kernels
 #include "plan.h"
 
 namespace sv {
@@ -55,8 +56,7 @@ svResult_t checkDevicePtr(svComm* comm, const char* where, const void* p, const 
                      : a.type == cudaMemoryTypeHost ? "pinned host memory"
                                                     : "host memory";
   return setError(comm, svInvalidArgument, where,
-                  "%s=%p is %s; a device communicator on cuda:%d takes device memory of that GPU", name, p, kind,
-                  dev);
+                  "%s=%p is %s; a device communicator on cuda:%d takes device memory of that GPU", name, p, kind, dev);
 }
 
 // Grow a staging buffer to `bytes`. Growing frees the old buffer, so it
@@ -94,6 +94,7 @@ class CallScope {
  public:
   CallScope(svComm* comm, const char* where, cudaStream_t stream) : comm_(comm), where_(where), stream_(stream) {}
   svResult_t begin() {
+    begun_ = true;
     DeviceState* d = comm_->device.get();
     cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
     SV_CUDACHECK(comm_, where_, cudaStreamIsCapturing(stream_, &st));
@@ -111,6 +112,19 @@ class CallScope {
     return svSuccess;
   }
   bool capturing() const { return capturing_; }
+  const char* where() const { return where_; }
+  // The failed-communicator rule (as the host engine's runCall): an error
+  // once this call may have enqueued work leaves the ranks out of step (a
+  // peer's NCCL operation waits for one of ours that never comes), so the
+  // communicator fails. svInvalidUsage (staging that would have to grow
+  // under capture) is refused alike on every rank before any exchange.
+  svResult_t finish(svResult_t r) {
+    if (r != svSuccess && begun_ && r != svInvalidUsage) {
+      commSetLastError(comm_, threadLastError());
+      failComm(comm_, r);
+    }
+    return r;
+  }
   uint64_t sent() const { return comm_->device->transport->bytesSent() - sentBefore_; }
 
  private:
@@ -118,6 +132,7 @@ class CallScope {
   const char* where_;
   cudaStream_t stream_;
   bool capturing_ = false;
+  bool begun_ = false;
   uint64_t sentBefore_ = 0;
 };
 
@@ -160,9 +175,9 @@ void accountCall(svComm* comm, const CallScope& scope, int algorithm) {
 // Returns in *voted where the result words lie (all words x outPlanes),
 // or, for the all-gather with fuseUnpack, leaves the unpack to `fused`.
 template <typename Fill, typename Fused>
-svResult_t exchangeAndVote(svComm* comm, const char* where, const CallShape& s, const VoteParams& vp,
-                           bool capturing, cudaStream_t stream, const Fill& fill, bool fuseUnpack,
-                           const Fused& fused, const uint64_t** voted) {
+svResult_t exchangeAndVote(svComm* comm, const char* where, const CallShape& s, const VoteParams& vp, bool capturing,
+                           cudaStream_t stream, const Fill& fill, bool fuseUnpack, const Fused& fused,
+                           const uint64_t** voted) {
   DeviceState* d = comm->device.get();
   const int me = comm->rank;
   const size_t op = s.outPlanes;
@@ -211,22 +226,18 @@ svResult_t nanCheck(svComm* comm, const char* where, bool nanError, cudaStream_t
     SVCHECK(kernel(comm, where, glue::nanPublish(c, c + kCntAll, comm->nranks, true, d->hostRecordDev, stream),
                    "nanPublish"));
   } else {
-    SVCHECK(kernel(comm, where, glue::nanPublish(c, c + kCntLocal, 1, nanError, d->hostRecordDev, stream),
-                   "nanPublish"));
+    SVCHECK(
+        kernel(comm, where, glue::nanPublish(c, c + kCntLocal, 1, nanError, d->hostRecordDev, stream), "nanPublish"));
   }
   if (nanError) *gate = c + kCntTotal;
   return svSuccess;
 }
 
-uint32_t lastWordMask(size_t count) {
-  return count % 32 ? (1u << (count % 32)) - 1 : ~0u;
-}
+uint32_t lastWordMask(size_t count) { return count % 32 ? (1u << (count % 32)) - 1 : ~0u; }
 
-}  // namespace
-
-svResult_t deviceAllReduceSign(svComm* comm, const void* sendbuff, void* recvbuff, size_t count,
-                               svDataType_t datatype, cudaStream_t stream) {
-  static const char* where = "svAllReduceSign";
+svResult_t runAllReduceSign(CallScope& scope, svComm* comm, const void* sendbuff, void* recvbuff, size_t count,
+                            svDataType_t datatype, cudaStream_t stream) {
+  const char* where = scope.where();
   DeviceState* d = comm->device.get();
   DeviceGuard guard(d->device);
   if (count > 0) {
@@ -236,7 +247,6 @@ svResult_t deviceAllReduceSign(svComm* comm, const void* sendbuff, void* recvbuf
   const uint64_t call = comm->callCount++;  // as the host engine: calls that pass the checks
   const CallShape s = planCall(comm, count, false);
   logAlgorithm(comm, where, s);
-  CallScope scope(comm, where, stream);
   SVCHECK(scope.begin());
   if (count > 0) {
     const VoteParams vp = voteParams(comm, s, call);
@@ -265,9 +275,9 @@ svResult_t deviceAllReduceSign(svComm* comm, const void* sendbuff, void* recvbuf
   return svSuccess;
 }
 
-svResult_t deviceAllReduceSignPacked(svComm* comm, const uint32_t* sendbits, uint32_t* recvbits, size_t count,
-                                     cudaStream_t stream) {
-  static const char* where = "svAllReduceSignPacked";
+svResult_t runAllReduceSignPacked(CallScope& scope, svComm* comm, const uint32_t* sendbits, uint32_t* recvbits,
+                                  size_t count, cudaStream_t stream) {
+  const char* where = scope.where();
   DeviceState* d = comm->device.get();
   DeviceGuard guard(d->device);
   if (count > 0) {
@@ -277,7 +287,6 @@ svResult_t deviceAllReduceSignPacked(svComm* comm, const uint32_t* sendbits, uin
   const uint64_t call = comm->callCount++;
   const CallShape s = planCall(comm, count, true);
   logAlgorithm(comm, where, s);
-  CallScope scope(comm, where, stream);
   SVCHECK(scope.begin());
   if (count > 0) {
     const size_t n32 = divUp(count, 32);
@@ -291,22 +300,21 @@ svResult_t deviceAllReduceSignPacked(svComm* comm, const uint32_t* sendbits, uin
     auto noFused = [&](const uint64_t*, size_t) -> svResult_t { return svSuccess; };
     const uint64_t* voted = nullptr;
     SVCHECK(exchangeAndVote(comm, where, s, vp, scope.capturing(), stream, fill, false, noFused, &voted));
-    SVCHECK(kernel(comm, where, glue::copyBits(voted, recvbits, n32, lastWordMask(count), nullptr, stream),
-                   "copyBits"));
+    SVCHECK(
+        kernel(comm, where, glue::copyBits(voted, recvbits, n32, lastWordMask(count), nullptr, stream), "copyBits"));
   }
   SVCHECK(scope.end());
   accountCall(comm, scope, s.algorithm);
   return svSuccess;
 }
 
-svResult_t devicePackSigns(svComm* comm, const void* sendbuff, uint32_t* bits, size_t count,
-                           svDataType_t datatype, cudaStream_t stream) {
-  static const char* where = "svPackSigns";
+svResult_t runPackSigns(CallScope& scope, svComm* comm, const void* sendbuff, uint32_t* bits, size_t count,
+                        svDataType_t datatype, cudaStream_t stream) {
+  const char* where = scope.where();
   DeviceState* d = comm->device.get();
   DeviceGuard guard(d->device);
   SVCHECK(checkDevicePtr(comm, where, sendbuff, "sendbuff"));
   SVCHECK(checkDevicePtr(comm, where, bits, "bits"));
-  CallScope scope(comm, where, stream);
   SVCHECK(scope.begin());
   // Into 64-bit staging, then the caller's 32-bit words (whose buffer may be
   // 4 bytes shorter than whole 64-bit words), gated under SV_NAN_ERROR.
@@ -317,23 +325,21 @@ svResult_t devicePackSigns(svComm* comm, const void* sendbuff, uint32_t* bits, s
   const bool nanError = comm->config.nan == SV_NAN_ERROR;
   SV_CUDACHECK(comm, where, cudaMemsetAsync(c + kCntLocal, 0, sizeof(*c), stream));
   SVCHECK(kernel(comm, where, device::pack(sendbuff, count, datatype, 1, staging, c + kCntLocal, stream), "pack"));
-  SVCHECK(kernel(comm, where, glue::nanPublish(c, c + kCntLocal, 1, nanError, d->hostRecordDev, stream),
-                 "nanPublish"));
-  SVCHECK(kernel(comm, where,
-                 glue::copyBits(staging, bits, divUp(count, 32), lastWordMask(count), nanError ? c + kCntTotal : nullptr,
-                                stream),
-                 "copyBits"));
+  SVCHECK(kernel(comm, where, glue::nanPublish(c, c + kCntLocal, 1, nanError, d->hostRecordDev, stream), "nanPublish"));
+  SVCHECK(kernel(
+      comm, where,
+      glue::copyBits(staging, bits, divUp(count, 32), lastWordMask(count), nanError ? c + kCntTotal : nullptr, stream),
+      "copyBits"));
   return scope.end();
 }
 
-svResult_t deviceUnpackSigns(svComm* comm, const uint32_t* bits, void* recvbuff, size_t count,
-                             svDataType_t datatype, cudaStream_t stream) {
-  static const char* where = "svUnpackSigns";
+svResult_t runUnpackSigns(CallScope& scope, svComm* comm, const uint32_t* bits, void* recvbuff, size_t count,
+                          svDataType_t datatype, cudaStream_t stream) {
+  const char* where = scope.where();
   DeviceState* d = comm->device.get();
   DeviceGuard guard(d->device);
   SVCHECK(checkDevicePtr(comm, where, bits, "bits"));
   SVCHECK(checkDevicePtr(comm, where, recvbuff, "recvbuff"));
-  CallScope scope(comm, where, stream);
   SVCHECK(scope.begin());
   // Through 64-bit staging: the unpack kernel reads whole 64-bit words, and
   // the caller's buffer holds only ceil(count/32) 32-bit ones.
@@ -344,6 +350,37 @@ svResult_t deviceUnpackSigns(svComm* comm, const uint32_t* bits, void* recvbuff,
   const OutputBits ob = outputBits(datatype, comm->config.scale);
   SVCHECK(kernel(comm, where, device::unpack(staging, 1, count, datatype, ob, recvbuff, nullptr, stream), "unpack"));
   return scope.end();
+}
+
+}  // namespace
+
+// The entry points: the failed-communicator rule around each call.
+svResult_t deviceAllReduceSign(svComm* comm, const void* sendbuff, void* recvbuff, size_t count, svDataType_t datatype,
+                               cudaStream_t stream) {
+  SVCHECK(checkNotFailed(comm, "svAllReduceSign"));
+  CallScope scope(comm, "svAllReduceSign", stream);
+  return scope.finish(runAllReduceSign(scope, comm, sendbuff, recvbuff, count, datatype, stream));
+}
+
+svResult_t deviceAllReduceSignPacked(svComm* comm, const uint32_t* sendbits, uint32_t* recvbits, size_t count,
+                                     cudaStream_t stream) {
+  SVCHECK(checkNotFailed(comm, "svAllReduceSignPacked"));
+  CallScope scope(comm, "svAllReduceSignPacked", stream);
+  return scope.finish(runAllReduceSignPacked(scope, comm, sendbits, recvbits, count, stream));
+}
+
+svResult_t devicePackSigns(svComm* comm, const void* sendbuff, uint32_t* bits, size_t count, svDataType_t datatype,
+                           cudaStream_t stream) {
+  SVCHECK(checkNotFailed(comm, "svPackSigns"));
+  CallScope scope(comm, "svPackSigns", stream);
+  return scope.finish(runPackSigns(scope, comm, sendbuff, bits, count, datatype, stream));
+}
+
+svResult_t deviceUnpackSigns(svComm* comm, const uint32_t* bits, void* recvbuff, size_t count, svDataType_t datatype,
+                             cudaStream_t stream) {
+  SVCHECK(checkNotFailed(comm, "svUnpackSigns"));
+  CallScope scope(comm, "svUnpackSigns", stream);
+  return scope.finish(runUnpackSigns(scope, comm, bits, recvbuff, count, datatype, stream));
 }
 
 }  // namespace sv

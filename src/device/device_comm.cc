@@ -116,6 +116,11 @@ void freePinnedNear(const HwTopology* topo, void* p, size_t bytes) {
 
 svResult_t deviceCommCreate(const char* where, std::unique_ptr<DeviceTransport> transport, Config cfg,
                             svComm_t* out) {
+  // SV_CHECK's signature exchange runs on the host transport, which a
+  // device communicator does not have.
+  if (cfg.check)
+    return setError(nullptr, svInvalidUsage, where,
+                    "SV_CHECK / config.check is not supported on device communicators yet; unset it for this one");
   std::unique_ptr<DeviceState> d(new (std::nothrow) DeviceState());
   if (!d) return setError(nullptr, svSystemError, where, "out of memory");
   d->device = cfg.device;

@@ -38,4 +38,9 @@ void setLastError(cudaError_t e);
 // kernels size their grids by it, so small sizes span several grids.
 int multiProcessors();
 
+// Fault injection (nccl_emu.cc): the calling thread's next `n` NCCL
+// collectives or group ends fail with ncclSystemError at enqueue, as a
+// broken NCCL communicator would.
+void ncclFailNextCalls(int n);
+
 }  // namespace svemu

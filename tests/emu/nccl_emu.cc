@@ -158,6 +158,7 @@ struct Pending {
   std::vector<Xfer> sends, recvs;
 };
 thread_local int tGroupDepth = 0;
+thread_local int tFailNext = 0;  // svemu::ncclFailNextCalls
 thread_local std::vector<Pending> tGroup;
 
 // Communicators by handle: ops hold shared ownership, so a destroyed or
@@ -173,7 +174,14 @@ std::shared_ptr<ncclComm> lookup(ncclComm_t c) {
   return it == comms().end() ? nullptr : it->second;
 }
 
+bool injectedFailure() {
+  if (tFailNext == 0) return false;
+  --tFailNext;
+  return true;
+}
+
 ncclResult_t submit(ncclComm_t c, cudaStream_t stream, std::vector<Xfer> sends, std::vector<Xfer> recvs) {
+  if (tGroupDepth == 0 && injectedFailure()) return fail(ncclSystemError, "injected failure (svemu::ncclFailNextCalls)");
   std::shared_ptr<ncclComm> comm = lookup(c);
   if (!comm) return fail(ncclInvalidArgument, "invalid communicator");
   if (comm->aborted.load()) return fail(ncclInvalidUsage, "communicator aborted");
@@ -198,6 +206,8 @@ std::map<std::string, std::shared_ptr<World>>& worlds() {
 }
 
 }  // namespace
+
+void svemu::ncclFailNextCalls(int n) { tFailNext = n; }
 
 extern "C" {
 
@@ -323,6 +333,7 @@ ncclResult_t ncclGroupEnd(void) {
   if (--tGroupDepth > 0) return ncclSuccess;
   std::vector<Pending> group;
   group.swap(tGroup);
+  if (injectedFailure()) return fail(ncclSystemError, "injected failure (svemu::ncclFailNextCalls)");
   for (Pending& p : group) {
     std::shared_ptr<ncclComm> comm = p.comm;
     std::vector<Xfer> sends = std::move(p.sends), recvs = std::move(p.recvs);

@@ -590,3 +590,61 @@ TEST_CASE("emulated runtime: a kernel handed host memory faults the context with
   CHECK(cudaStreamSynchronize(s) == cudaErrorIllegalAddress);
   CHECK(cudaGetLastError() == cudaErrorIllegalAddress);
 }
+
+TEST_CASE("device engine (emulated): an NCCL failure fails the communicator; svCommAbort frees a peer stuck on it",
+          "[device-emulated][faults]") {
+  for (int algo : {SV_ALGO_ALLGATHER, SV_ALGO_ALLTOALL}) {
+    INFO("algorithm " << algo);
+    Failures fail;
+    runRanks(3, makeConfig({SV_TIE_POSITIVE, SV_ZERO_POSITIVE, algo}, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO),
+             makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_AS_ZERO), &fail, [&](RankCtx& ctx) {
+               const size_t n = 1000;
+               float* d = nullptr;
+               cudaMalloc(reinterpret_cast<void**>(&d), 2 * n * 4);
+               cudaMemset(d, 0x44, 2 * n * 4);
+               if (ctx.rank == 0) svemu::ncclFailNextCalls(1);
+               const svResult_t rc = svAllReduceSign(d, d + n, n, svFloat32, ctx.dev, ctx.stream);
+               if (ctx.rank == 0) {
+                 RANK_CHECK(rc == svSystemError, "the failed NCCL call returned %d", rc);
+                 RANK_CHECK(strstr(svGetLastError(ctx.dev), "injected") != nullptr, "message: %s",
+                            svGetLastError(ctx.dev));
+                 const svResult_t again = svAllReduceSign(d, d + n, n, svFloat32, ctx.dev, ctx.stream);
+                 RANK_CHECK(again == svSystemError, "a failed communicator accepted a call (%d)", again);
+                 RANK_CHECK(strstr(svGetLastError(ctx.dev), "fail") != nullptr, "message: %s", svGetLastError(ctx.dev));
+               } else {
+                 // The peers' calls were enqueued; their exchange waits for rank 0.
+                 RANK_CHECK(rc == svSuccess, "peer call: %s", svGetLastError(ctx.dev));
+                 RANK_CHECK(cudaStreamQuery(ctx.stream) == cudaErrorNotReady, "a peer's exchange completed alone");
+               }
+               // Every rank aborts: the stuck exchanges give up, and teardown
+               // waits for nothing.
+               RANK_CHECK(svCommAbort(ctx.dev) == svSuccess, "abort");
+               ctx.dev = nullptr;
+               RANK_CHECK(cudaStreamSynchronize(ctx.stream) == cudaSuccess, "stream after abort");
+               // The failed call wrote nothing. (A peer's aborted call leaves
+               // its recvbuff undefined, as an aborted NCCL call does: the
+               // kernels after the exchange still run.)
+               if (ctx.rank == 0) {
+                 std::vector<unsigned char> out(n * 4);
+                 cudaMemcpy(out.data(), d + n, n * 4, cudaMemcpyDeviceToHost);
+                 bool untouched = true;
+                 for (unsigned char b : out) untouched &= b == 0x44;
+                 RANK_CHECK(untouched, "recvbuff written by a failed call");
+               }
+               cudaFree(d);
+             });
+    fail.check();
+  }
+}
+
+TEST_CASE("device engine (emulated): SV_CHECK on a device communicator is refused at init",
+          "[device-emulated][api]") {
+  svUniqueId id;
+  REQUIRE(svGetUniqueId(&id) == svSuccess);
+  svConfig_t cfg = makeConfig(kDefault, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO);
+  cfg.check = 1;
+  svComm_t c = nullptr;
+  CHECK(svCommInitRankConfig(&c, 1, id, 0, &cfg) == svInvalidUsage);
+  CHECK(c == nullptr);
+  CHECK(std::string(svGetLastError(nullptr)).find("SV_CHECK") != std::string::npos);
+}
