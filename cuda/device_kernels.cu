@@ -92,17 +92,20 @@ __global__ void __launch_bounds__(kBlockThreads)
 // voteWord sizes its counters by counterBits(p.nranks); with P a constant
 // after inlining, those loops unroll and the counters live in registers
 // instead of a 384-byte local-memory array.
+// callDev (may be null): the call number, read when the kernel runs (graph
+// replays draw the ties of their own call).
 template <int P>
-__device__ __forceinline__ VoteParams fixRanks(VoteParams p) {
+__device__ __forceinline__ VoteParams fixRanks(VoteParams p, const unsigned long long* callDev) {
   if (P > 0) p.nranks = P;
+  if (callDev != nullptr) p.call = *callDev;
   return p;
 }
 
 template <int P>
 __global__ void __launch_bounds__(kBlockThreads)
     voteKernel(const uint64_t* __restrict__ in, size_t rankStride, size_t words, VoteParams pv, uint64_t firstWord,
-               uint64_t* __restrict__ out) {
-  const VoteParams p = fixRanks<P>(pv);
+               uint64_t* __restrict__ out, const unsigned long long* callDev) {
+  const VoteParams p = fixRanks<P>(pv, callDev);
   const ThreadIdx t = threadIdxNow();
   for (size_t w = kern::threadOf(t); w < words; w += kern::threadsIn(t))
     kern::voteOne(in, rankStride, p, firstWord, w, out);
@@ -132,10 +135,10 @@ template <typename U, int P>
 __global__ void __launch_bounds__(kBlockThreads)
     voteUnpackKernel(const uint64_t* __restrict__ in, size_t rankStride, size_t words, VoteParams pv,
                      uint64_t firstWord, size_t n, U pos, U neg, U* __restrict__ out, bool vec,
-                     const unsigned long long* skipIfNonzero) {
+                     const unsigned long long* skipIfNonzero, const unsigned long long* callDev) {
   constexpr int L = Slot<U>::kLanes;
-  const VoteParams p = fixRanks<P>(pv);
   if (gateClosed(skipIfNonzero)) return;
+  const VoteParams p = fixRanks<P>(pv, callDev);
   const ThreadIdx t = threadIdxNow();
   const int lane = kern::laneOf(t);
   const size_t chunks = kern::chunksOf(words);
@@ -210,7 +213,8 @@ cudaError_t unpackT(const uint64_t* in, int planes, size_t n, const OutputBits& 
 template <typename U>
 cudaError_t voteUnpackT(const uint64_t* in, size_t rankStride, size_t words, const VoteParams& p,
                         uint64_t firstWord, size_t n, const OutputBits& bits, void* out,
-                        const unsigned long long* skipIfNonzero, cudaStream_t stream) {
+                        const unsigned long long* skipIfNonzero, cudaStream_t stream,
+                        const unsigned long long* callDev) {
   unsigned mb = 0;
   cudaError_t e = maxBlocks(&mb);
   if (e != cudaSuccess) return e;
@@ -220,7 +224,7 @@ cudaError_t voteUnpackT(const uint64_t* in, size_t rankStride, size_t words, con
   const bool vec = aligned16(out);
 #define SV_VOTE_UNPACK(P)                                                                                 \
   voteUnpackKernel<U, P><<<blocks, kBlockThreads, 0, stream>>>(in, rankStride, words, p, firstWord, n, pos, neg, o, \
-                                                               vec, skipIfNonzero)
+                                                               vec, skipIfNonzero, callDev)
   switch (p.nranks) {
     case 2: SV_VOTE_UNPACK(2); break;
     case 3: SV_VOTE_UNPACK(3); break;
@@ -250,7 +254,7 @@ cudaError_t pack(const void* x, size_t n, svDataType_t dt, int planes, uint64_t*
 }
 
 cudaError_t vote(const uint64_t* in, size_t rankStride, size_t words, const VoteParams& p, uint64_t firstWord,
-                 uint64_t* out, cudaStream_t stream) {
+                 uint64_t* out, cudaStream_t stream, const unsigned long long* callDev) {
   if (!kern::voteParamsValid(p)) return cudaErrorInvalidValue;
   if (words == 0) return cudaSuccess;
   if (in == nullptr || out == nullptr) return cudaErrorInvalidValue;
@@ -258,7 +262,8 @@ cudaError_t vote(const uint64_t* in, size_t rankStride, size_t words, const Vote
   cudaError_t e = maxBlocks(&mb);
   if (e != cudaSuccess) return e;
   const unsigned blocks = kern::voteBlocks(words, mb);
-#define SV_VOTE(P) voteKernel<P><<<blocks, kBlockThreads, 0, stream>>>(in, rankStride, words, p, firstWord, out)
+#define SV_VOTE(P) \
+  voteKernel<P><<<blocks, kBlockThreads, 0, stream>>>(in, rankStride, words, p, firstWord, out, callDev)
   switch (p.nranks) {  // the rank counts with a register-only version (see fixRanks)
     case 2: SV_VOTE(2); break;
     case 3: SV_VOTE(3); break;
@@ -287,15 +292,16 @@ cudaError_t unpack(const uint64_t* in, int planes, size_t n, svDataType_t dt, co
 
 cudaError_t voteUnpack(const uint64_t* in, size_t rankStride, size_t words, const VoteParams& p, uint64_t firstWord,
                        size_t n, svDataType_t dt, const OutputBits& bits, void* out,
-                       const unsigned long long* skipIfNonzero, cudaStream_t stream) {
+                       const unsigned long long* skipIfNonzero, cudaStream_t stream,
+                       const unsigned long long* callDev) {
   if (!dtValid(dt) || !kern::voteParamsValid(p) || n > words * static_cast<size_t>(kWordBits)) return cudaErrorInvalidValue;
   if (n == 0) return cudaSuccess;
   if (in == nullptr || out == nullptr) return cudaErrorInvalidValue;
   switch (dt) {
     case svFloat16:
-    case svBfloat16: return voteUnpackT<uint16_t>(in, rankStride, words, p, firstWord, n, bits, out, skipIfNonzero, stream);
-    case svFloat32: return voteUnpackT<uint32_t>(in, rankStride, words, p, firstWord, n, bits, out, skipIfNonzero, stream);
-    case svFloat64: return voteUnpackT<uint64_t>(in, rankStride, words, p, firstWord, n, bits, out, skipIfNonzero, stream);
+    case svBfloat16: return voteUnpackT<uint16_t>(in, rankStride, words, p, firstWord, n, bits, out, skipIfNonzero, stream, callDev);
+    case svFloat32: return voteUnpackT<uint32_t>(in, rankStride, words, p, firstWord, n, bits, out, skipIfNonzero, stream, callDev);
+    case svFloat64: return voteUnpackT<uint64_t>(in, rankStride, words, p, firstWord, n, bits, out, skipIfNonzero, stream, callDev);
   }
   return cudaErrorInvalidValue;
 }

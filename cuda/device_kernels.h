@@ -27,8 +27,12 @@ cudaError_t pack(const void* x, size_t n, svDataType_t dt, int planes, uint64_t*
 // Vote `words` words: input group w of rank r at in + r*rankStride + w*p.inPlanes,
 // output group w at out + w*p.outPlanes. firstWord is the global index of word 0
 // (random ties). All pointers are device memory.
+// callDev (device, may be null): when set, the call number of the random
+// ties is read from it when the kernel runs instead of p.call, so a CUDA
+// graph replaying the launch draws the ties of each replay's call number.
 cudaError_t vote(const uint64_t* in, size_t rankStride, size_t words, const VoteParams& p,
-                 uint64_t firstWord, uint64_t* out, cudaStream_t stream);
+                 uint64_t firstWord, uint64_t* out, cudaStream_t stream,
+                 const unsigned long long* callDev = nullptr);
 
 // Unpack n elements from ceil(n/64) groups of `planes` words (1: sign plane;
 // 2: sign and nonzero planes) into out (device) in datatype dt.
@@ -44,7 +48,8 @@ cudaError_t unpack(const uint64_t* in, int planes, size_t n, svDataType_t dt, co
 // for unpack().
 cudaError_t voteUnpack(const uint64_t* in, size_t rankStride, size_t words, const VoteParams& p,
                        uint64_t firstWord, size_t n, svDataType_t dt, const OutputBits& bits, void* out,
-                       const unsigned long long* skipIfNonzero, cudaStream_t stream);
+                       const unsigned long long* skipIfNonzero, cudaStream_t stream,
+                       const unsigned long long* callDev = nullptr);
 
 }  // namespace device
 }  // namespace sv

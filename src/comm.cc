@@ -214,6 +214,7 @@ const char* svGetLastError(svComm_t comm) {
 svResult_t svCommDestroy(svComm_t comm) {
   SVCHECK(commCheck(comm, "svCommDestroy"));
   if (!commRetire(comm)) return commCheck(comm, "svCommDestroy");
+  if (comm->device) deviceRefreshStats(comm);
   SV_INFO(comm->rank, "comm %p destroyed after %llu calls", (void*)comm, comm->stats.calls);
   commRelease(comm);
   return svSuccess;

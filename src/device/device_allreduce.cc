@@ -161,9 +161,18 @@ void logAlgorithm(svComm* comm, const char* where, const CallShape& s) {
   comm->loggedAlgorithm = s.algorithm;
 }
 
+// The end of every collective call, after its last kernel: the device's call
+// number (random ties) advances, and with it the count of completed calls
+// svCommGetStats reports (deviceRefreshStats), graph replays included.
+svResult_t advanceCall(svComm* comm, const char* where, cudaStream_t stream) {
+  DeviceState* d = comm->device.get();
+  return kernel(comm, where, glue::advanceCall(d->counters, d->hostRecordDev, stream), "advanceCall");
+}
+
+// Bytes are counted when a call is enqueued (a replayed graph adds none);
+// calls when they complete on the GPU (advanceCall).
 void accountCall(svComm* comm, const CallScope& scope, int algorithm) {
   const uint64_t sent = scope.sent();
-  comm->stats.calls++;
   comm->stats.bytesSent += sent;
   comm->stats.lastBytesSent = sent;
   comm->stats.lastAlgorithm = algorithm;
@@ -198,7 +207,8 @@ svResult_t exchangeAndVote(svComm* comm, const char* where, const CallShape& s, 
     SVCHECK(t->allToAll(packed, recv, l.firstBlockWords * 8, stream));
     if (l.myLen > 0)
       SVCHECK(kernel(comm, where,
-                     device::vote(recv, l.firstBlockWords, l.myLen, vp, l.myBegin, result + l.myBegin * op, stream),
+                     device::vote(recv, l.firstBlockWords, l.myLen, vp, l.myBegin, result + l.myBegin * op, stream,
+                                  d->counters + kCntCall),
                      "vote"));
     SVCHECK(t->allGather(result + me * l.secondBlockWords, result, l.secondBlockWords * 8, stream));
     *voted = result;
@@ -208,7 +218,7 @@ svResult_t exchangeAndVote(svComm* comm, const char* where, const CallShape& s, 
   SVCHECK(fill(recv + l.packAt));
   SVCHECK(t->allGather(recv + l.packAt, recv, l.firstBlockWords * 8, stream));
   if (fuseUnpack) return fused(recv, l.firstBlockWords);
-  SVCHECK(kernel(comm, where, device::vote(recv, l.firstBlockWords, s.words, vp, 0, result, stream), "vote"));
+  SVCHECK(kernel(comm, where, device::vote(recv, l.firstBlockWords, s.words, vp, 0, result, stream, d->counters + kCntCall), "vote"));
   *voted = result;
   return svSuccess;
 }
@@ -261,7 +271,8 @@ svResult_t runAllReduceSign(CallScope& scope, svComm* comm, const void* sendbuff
     };
     auto fused = [&](const uint64_t* in, size_t rankStride) -> svResult_t {
       return kernel(comm, where,
-                    device::voteUnpack(in, rankStride, s.words, vp, 0, count, datatype, ob, recvbuff, gate, stream),
+                    device::voteUnpack(in, rankStride, s.words, vp, 0, count, datatype, ob, recvbuff, gate, stream,
+                                         d->counters + kCntCall),
                     "voteUnpack");
     };
     const uint64_t* voted = nullptr;
@@ -270,6 +281,7 @@ svResult_t runAllReduceSign(CallScope& scope, svComm* comm, const void* sendbuff
       SVCHECK(kernel(comm, where, device::unpack(voted, s.outPlanes, count, datatype, ob, recvbuff, gate, stream),
                      "unpack"));
   }
+  SVCHECK(advanceCall(comm, where, stream));
   SVCHECK(scope.end());
   accountCall(comm, scope, s.algorithm);
   return svSuccess;
@@ -303,6 +315,7 @@ svResult_t runAllReduceSignPacked(CallScope& scope, svComm* comm, const uint32_t
     SVCHECK(
         kernel(comm, where, glue::copyBits(voted, recvbits, n32, lastWordMask(count), nullptr, stream), "copyBits"));
   }
+  SVCHECK(advanceCall(comm, where, stream));
   SVCHECK(scope.end());
   accountCall(comm, scope, s.algorithm);
   return svSuccess;

@@ -186,6 +186,7 @@ void deviceAbort(svComm* comm) {
 
 void deviceRefreshStats(svComm* comm) {
   const volatile DeviceNanRecord* h = comm->device->hostRecord;
+  comm->stats.calls = h->calls;
   comm->stats.lastNanCount = h->lastLocal;
   comm->stats.totalNanCount = h->totalLocal;
 }

@@ -11,6 +11,8 @@ __global__ void nanPublishKernel(unsigned long long* cnt, const unsigned long lo
   nanPublishBody(cnt, counts, n, flagError, host);
 }
 
+__global__ void advanceCallKernel(unsigned long long* cnt, DeviceNanRecord* host) { advanceCallBody(cnt, host); }
+
 __global__ void copyBitsKernel(const uint32_t* src, uint32_t* dst, size_t n32, uint32_t lastMask,
                                const unsigned long long* skip) {
   if (skip != nullptr && *skip != 0) return;
@@ -24,6 +26,11 @@ __global__ void copyBitsKernel(const uint32_t* src, uint32_t* dst, size_t n32, u
 cudaError_t nanPublish(unsigned long long* cnt, const unsigned long long* counts, int n, bool flagError,
                        DeviceNanRecord* host, cudaStream_t stream) {
   nanPublishKernel<<<1, 1, 0, stream>>>(cnt, counts, n, flagError, host);
+  return cudaGetLastError();
+}
+
+cudaError_t advanceCall(unsigned long long* cnt, DeviceNanRecord* host, cudaStream_t stream) {
+  advanceCallKernel<<<1, 1, 0, stream>>>(cnt, host);
   return cudaGetLastError();
 }
 

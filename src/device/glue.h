@@ -18,6 +18,7 @@ struct DeviceNanRecord {
   unsigned long long lastTotal;     // NaNs over all ranks, last flagged check
   unsigned long long lastLocal;     // this rank's NaNs, last call
   unsigned long long totalLocal;    // this rank's NaNs, all calls
+  unsigned long long calls;         // collective calls completed on the GPU (graph replays included)
 };
 
 // Device counters of a communicator (device memory), indices:
@@ -26,6 +27,7 @@ enum DeviceCounter : int {
   kCntTotal = 1,       // the gate: NaNs over all ranks when the call fails
   kCntFlagged = 2,     // running copy of DeviceNanRecord::flaggedCalls
   kCntTotalLocal = 3,  // running copy of DeviceNanRecord::totalLocal
+  kCntCall = 4,        // the call number of the call in flight (random ties); advanced by advanceCall
   kCntAll = 8          // P entries: every rank's kCntLocal (SV_NAN_ERROR)
 };
 
@@ -36,6 +38,11 @@ namespace glue {
 // *host (a device pointer to mapped host memory).
 cudaError_t nanPublish(unsigned long long* cnt, const unsigned long long* counts, int n, bool flagError,
                        DeviceNanRecord* host, cudaStream_t stream);
+
+// One thread, at the end of every collective call: cnt[kCntCall] += 1 and
+// host->calls = that, so the next call (or the next replay of a captured
+// one) votes with the next call number, and statistics count replays.
+cudaError_t advanceCall(unsigned long long* cnt, DeviceNanRecord* host, cudaStream_t stream);
 
 // dst[i] = 32-bit word i of src for i < n32, the last one ANDed with
 // lastMask; writes nothing when skipIfNonzero points at a nonzero value.

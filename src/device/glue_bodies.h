@@ -39,6 +39,14 @@ SV_HOST_DEVICE void nanPublishBody(unsigned long long* cnt, const unsigned long 
   systemFence();
 }
 
+// One thread (see advanceCall in glue.h).
+SV_HOST_DEVICE void advanceCallBody(unsigned long long* cnt, DeviceNanRecord* host) {
+  cnt[kCntCall] += 1;
+  volatile DeviceNanRecord* h = host;
+  h->calls = cnt[kCntCall];
+  systemFence();
+}
+
 // Word i of copyBits.
 SV_HOST_DEVICE void copyBitsWord(const uint32_t* src, uint32_t* dst, size_t i, size_t n32, uint32_t lastMask) {
   const uint32_t w = src[i];

@@ -60,8 +60,17 @@ cudaError_t pack(const void* x, size_t n, svDataType_t dt, int planes, uint64_t*
   });
 }
 
+// The call number as the kernel sees it when it runs (device::vote).
+static bool callOf(const VoteParams& p, const unsigned long long* callDev, VoteParams* q) {
+  *q = p;
+  if (callDev == nullptr) return true;
+  if (!svemu::accessible(callDev, sizeof(*callDev), "vote call counter")) return false;
+  q->call = *callDev;
+  return true;
+}
+
 cudaError_t vote(const uint64_t* in, size_t rankStride, size_t words, const VoteParams& p, uint64_t firstWord,
-                 uint64_t* out, cudaStream_t stream) {
+                 uint64_t* out, cudaStream_t stream, const unsigned long long* callDev) {
   if (!kern::voteParamsValid(p)) return cudaErrorInvalidValue;
   if (words == 0) return cudaSuccess;
   if (in == nullptr || out == nullptr) return cudaErrorInvalidValue;
@@ -70,7 +79,8 @@ cudaError_t vote(const uint64_t* in, size_t rankStride, size_t words, const Vote
     if (!svemu::accessible(in, voteInWords(rankStride, words, p) * 8, "vote input") ||
         !svemu::accessible(out, words * p.outPlanes * 8, "vote output"))
       return;
-    svemu::emuVote(in, rankStride, words, p, firstWord, out, mb);
+    VoteParams q;
+    if (callOf(p, callDev, &q)) svemu::emuVote(in, rankStride, words, q, firstWord, out, mb);
   });
 }
 
@@ -90,7 +100,8 @@ cudaError_t unpack(const uint64_t* in, int planes, size_t n, svDataType_t dt, co
 
 cudaError_t voteUnpack(const uint64_t* in, size_t rankStride, size_t words, const VoteParams& p, uint64_t firstWord,
                        size_t n, svDataType_t dt, const OutputBits& bits, void* out,
-                       const unsigned long long* skipIfNonzero, cudaStream_t stream) {
+                       const unsigned long long* skipIfNonzero, cudaStream_t stream,
+                       const unsigned long long* callDev) {
   if (!dtValid(dt) || !kern::voteParamsValid(p) || n > words * static_cast<size_t>(kWordBits))
     return cudaErrorInvalidValue;
   if (n == 0) return cudaSuccess;
@@ -100,7 +111,9 @@ cudaError_t voteUnpack(const uint64_t* in, size_t rankStride, size_t words, cons
     if (!gateOk(skipIfNonzero) || !svemu::accessible(in, voteInWords(rankStride, words, p) * 8, "voteUnpack input") ||
         !svemu::accessible(out, n * elemBytes(dt), "voteUnpack output"))
       return;
-    svemu::emuVoteUnpackDt(in, rankStride, words, p, firstWord, n, dt, bits, out, skipIfNonzero, mb);
+    VoteParams q;
+    if (callOf(p, callDev, &q))
+      svemu::emuVoteUnpackDt(in, rankStride, words, q, firstWord, n, dt, bits, out, skipIfNonzero, mb);
   });
 }
 
@@ -116,6 +129,15 @@ cudaError_t nanPublish(unsigned long long* cnt, const unsigned long long* counts
         !svemu::accessible(host, sizeof(*host), "nanPublish host record"))
       return;
     nanPublishBody(cnt, counts, n, flagError, host);
+  });
+}
+
+cudaError_t advanceCall(unsigned long long* cnt, DeviceNanRecord* host, cudaStream_t stream) {
+  return launch(stream, [=] {
+    if (!svemu::accessible(cnt, (kCntCall + 1) * sizeof(*cnt), "advanceCall counters") ||
+        !svemu::accessible(host, sizeof(*host), "advanceCall host record"))
+      return;
+    advanceCallBody(cnt, host);
   });
 }
 

@@ -653,3 +653,53 @@ TEST_CASE("device engine (emulated): SV_CHECK on a device communicator is refuse
   CHECK(c == nullptr);
   CHECK(std::string(svGetLastError(nullptr)).find("SV_CHECK") != std::string::npos);
 }
+
+TEST_CASE("device engine (emulated): graph replays draw the random ties of their own call and count as calls",
+          "[device-emulated][graph]") {
+  const Policy randomTies = {SV_TIE_RANDOM, SV_ZERO_POSITIVE, SV_ALGO_AUTO};
+  for (int P : {2, 4}) {
+    INFO("P=" << P);
+    Failures fail;
+    runRanks(P, makeConfig(randomTies, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO),
+             makeConfig(randomTies, SV_DEVICE_HOST, SV_NAN_AS_ZERO), &fail, [&](RankCtx& ctx) {
+               const size_t n = 5000;
+               const int kReplays = 3;
+               std::vector<float> in = hostFloats(n, 31337, ctx.rank);
+               // The host engine's calls 0..kReplays on the same input.
+               std::vector<std::vector<float>> want(kReplays + 1, std::vector<float>(n));
+               for (auto& w : want)
+                 RANK_CHECK(svAllReduceSign(in.data(), w.data(), n, svFloat32, ctx.host, nullptr) == svSuccess, "host");
+               RANK_CHECK(want[1] != want[2], "calls 1 and 2 break ties alike: the test could not tell replays apart");
+               float *ds = nullptr, *dr = nullptr;
+               cudaMalloc(reinterpret_cast<void**>(&ds), n * 4);
+               cudaMalloc(reinterpret_cast<void**>(&dr), n * 4);
+               cudaMemcpy(ds, in.data(), n * 4, cudaMemcpyHostToDevice);
+               RANK_CHECK(svAllReduceSign(ds, dr, n, svFloat32, ctx.dev, ctx.stream) == svSuccess, "call 0");
+               cudaStreamSynchronize(ctx.stream);
+               std::vector<float> got(n);
+               cudaMemcpy(got.data(), dr, n * 4, cudaMemcpyDeviceToHost);
+               RANK_CHECK(got == want[0], "eager call 0 differs from the host engine");
+               cudaGraph_t graph = nullptr;
+               cudaGraphExec_t exec = nullptr;
+               cudaStreamBeginCapture(ctx.stream, cudaStreamCaptureModeThreadLocal);
+               RANK_CHECK(svAllReduceSign(ds, dr, n, svFloat32, ctx.dev, ctx.stream) == svSuccess, "capture");
+               RANK_CHECK(cudaStreamEndCapture(ctx.stream, &graph) == cudaSuccess, "end capture");
+               if (graph == nullptr) return;
+               cudaGraphInstantiate(&exec, graph, 0);
+               for (int rep = 1; rep <= kReplays; ++rep) {
+                 cudaGraphLaunch(exec, ctx.stream);
+                 cudaStreamSynchronize(ctx.stream);
+                 cudaMemcpy(got.data(), dr, n * 4, cudaMemcpyDeviceToHost);
+                 RANK_CHECK(got == want[rep], "replay %d differs from the host engine's call %d", rep, rep);
+               }
+               svCommStats_t st;
+               svCommGetStats(ctx.dev, &st);
+               RANK_CHECK(st.calls == 1 + kReplays, "stats count %llu calls, expected %d", st.calls, 1 + kReplays);
+               cudaGraphExecDestroy(exec);
+               cudaGraphDestroy(graph);
+               cudaFree(ds);
+               cudaFree(dr);
+             });
+    fail.check();
+  }
+}

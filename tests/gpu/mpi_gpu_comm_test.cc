@@ -366,8 +366,8 @@ void checkGraph(svComm_t dcomm, svComm_t hcomm, cudaStream_t stream) {
   CUDA_OK(cudaStreamEndCapture(stream, &graph));
   CHECK(rc == svSuccess, "svAllReduceSign under capture: %s", svGetLastError(dcomm));
   CUDA_OK(cudaGraphInstantiate(&exec, graph, 0));
-  // Replays: the random tie stream is fixed at capture; the host reference is
-  // the policy-positive default here, so every replay must match it.
+  // Replays: ties break positive here, so every replay must match the host
+  // reference (random ties across replays: tests/emu, "graph replays draw").
   SV_OK(svAllReduceSign(in.data(), want.data(), n, t.dt, hcomm, nullptr));
   for (int rep = 0; rep < 2; ++rep) {
     CUDA_OK(cudaMemset(dr, 0, n * 4));
