@@ -62,13 +62,21 @@ svResult_t checkDevicePtr(svComm* comm, const char* where, const void* p, const 
 // Grow a staging buffer to `bytes`. Growing frees the old buffer, so it
 // first waits for this communicator's queued work; under stream capture it
 // cannot (nothing may block, and the graph would keep the old address).
+// Once a call was captured, a graph may replay the buffers at any time, so
+// staging never moves again: a call needing more is refused.
 svResult_t ensure(svComm* comm, const char* where, DeviceBuffer& b, size_t bytes, bool capturing) {
-  if (b.bytes >= bytes) return svSuccess;
   DeviceState* d = comm->device.get();
+  if (capturing) d->stagingFrozen = true;
+  if (b.bytes >= bytes) return svSuccess;
   if (capturing)
     return setError(comm, svInvalidUsage, where,
                     "staging must grow to %zu bytes during stream capture: run the same call once before "
                     "capturing",
+                    bytes);
+  if (d->stagingFrozen)
+    return setError(comm, svInvalidUsage, where,
+                    "staging must grow to %zu bytes, but a captured CUDA graph may replay the current buffers: "
+                    "make the largest call once before the first capture",
                     bytes);
   if (b.ptr != nullptr) {
     if (d->lastCallRecorded) SV_CUDACHECK(comm, where, cudaEventSynchronize(d->lastCall));

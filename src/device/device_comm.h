@@ -39,6 +39,7 @@ struct DeviceState {
   std::unique_ptr<DeviceTransport> transport;
 
   DeviceBuffer packed, recv, result;  // device staging of a call
+  bool stagingFrozen = false;         // a call was captured: staging never moves again
   unsigned long long* counters = nullptr;  // device, kCntAll + P entries
   DeviceNanRecord* hostRecord = nullptr;   // mapped pinned host memory
   DeviceNanRecord* hostRecordDev = nullptr;  // its device address

@@ -465,6 +465,18 @@ TEST_CASE("device engine (emulated): a captured call replays equal to eager call
                }
                cudaMemcpy(got.data(), big, n * 4, cudaMemcpyDeviceToHost);
                RANK_CHECK(got == want, "eager call between replays differs from the host engine");
+               // After a capture staging is frozen: an eager call needing more
+               // is refused (the graph replays the current buffers), and the
+               // graph still replays correctly.
+               const svResult_t bigger = svAllReduceSign(big, big, 8 * n, svFloat32, ctx.dev, ctx.stream);
+               RANK_CHECK(bigger == svInvalidUsage, "growth after a capture: %d", bigger);
+               RANK_CHECK(strstr(svGetLastError(ctx.dev), "captured") != nullptr, "message: %s",
+                          svGetLastError(ctx.dev));
+               cudaMemsetAsync(dr, 0, n * 4, ctx.stream);
+               cudaGraphLaunch(exec, ctx.stream);
+               RANK_CHECK(cudaStreamSynchronize(ctx.stream) == cudaSuccess, "replay after the refused call");
+               cudaMemcpy(got.data(), dr, n * 4, cudaMemcpyDeviceToHost);
+               RANK_CHECK(got == want, "replay after the refused call differs from the host engine");
                cudaGraphExecDestroy(exec);
                cudaGraphDestroy(graph);
                cudaFree(ds);
