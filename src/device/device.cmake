@@ -36,6 +36,7 @@ endif()
 set(SIGNVOTE_DEVICE_SOURCES
     ${PROJECT_SOURCE_DIR}/src/device/device_comm.cc
     ${PROJECT_SOURCE_DIR}/src/device/device_allreduce.cc
+    ${PROJECT_SOURCE_DIR}/src/device/watchdog.cc
     ${PROJECT_SOURCE_DIR}/src/device/glue.cu)
 if(SIGNVOTE_WITH_MPI)
   list(APPEND SIGNVOTE_DEVICE_SOURCES ${PROJECT_SOURCE_DIR}/src/transport/mpi_device.cc)

@@ -134,6 +134,13 @@ class CallScope {
     return r;
   }
   uint64_t sent() const { return comm_->device->transport->bytesSent() - sentBefore_; }
+  // SV_TIMEOUT: the watchdog follows this collective call to completion.
+  svResult_t watch(uint64_t call) {
+    DeviceState* d = comm_->device.get();
+    if (capturing_ || !d->watchdog) return svSuccess;
+    SV_CUDACHECK(comm_, where_, d->watchdog->track(call, stream_));
+    return svSuccess;
+  }
 
  private:
   svComm* comm_;
@@ -291,6 +298,7 @@ svResult_t runAllReduceSign(CallScope& scope, svComm* comm, const void* sendbuff
   }
   SVCHECK(advanceCall(comm, where, stream));
   SVCHECK(scope.end());
+  SVCHECK(scope.watch(call));
   accountCall(comm, scope, s.algorithm);
   return svSuccess;
 }
@@ -325,6 +333,7 @@ svResult_t runAllReduceSignPacked(CallScope& scope, svComm* comm, const uint32_t
   }
   SVCHECK(advanceCall(comm, where, stream));
   SVCHECK(scope.end());
+  SVCHECK(scope.watch(call));
   accountCall(comm, scope, s.algorithm);
   return svSuccess;
 }
@@ -378,6 +387,7 @@ svResult_t runUnpackSigns(CallScope& scope, svComm* comm, const uint32_t* bits, 
 // The entry points: the failed-communicator rule around each call.
 svResult_t deviceAllReduceSign(svComm* comm, const void* sendbuff, void* recvbuff, size_t count, svDataType_t datatype,
                                cudaStream_t stream) {
+  deviceTimeoutCheck(comm, "svAllReduceSign");
   SVCHECK(checkNotFailed(comm, "svAllReduceSign"));
   CallScope scope(comm, "svAllReduceSign", stream);
   return scope.finish(runAllReduceSign(scope, comm, sendbuff, recvbuff, count, datatype, stream));
@@ -385,6 +395,7 @@ svResult_t deviceAllReduceSign(svComm* comm, const void* sendbuff, void* recvbuf
 
 svResult_t deviceAllReduceSignPacked(svComm* comm, const uint32_t* sendbits, uint32_t* recvbits, size_t count,
                                      cudaStream_t stream) {
+  deviceTimeoutCheck(comm, "svAllReduceSignPacked");
   SVCHECK(checkNotFailed(comm, "svAllReduceSignPacked"));
   CallScope scope(comm, "svAllReduceSignPacked", stream);
   return scope.finish(runAllReduceSignPacked(scope, comm, sendbits, recvbits, count, stream));

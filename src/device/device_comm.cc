@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "deadline.h"
 #include "debug.h"
 #include "transport/transport.h"
 
@@ -46,6 +47,7 @@ svResult_t cudaFail(svComm* comm, const char* where, cudaError_t e, const char* 
 
 DeviceState::~DeviceState() {
   DeviceGuard guard(device);
+  watchdog.reset();  // first: its callback uses the transport
   // Work of this communicator may still be queued: let it finish before its
   // buffers go (cudaFree would wait for the device anyway).
   if (lastCall != nullptr) {
@@ -147,6 +149,18 @@ svResult_t deviceCommCreate(const char* where, std::unique_ptr<DeviceTransport> 
           d->nodeRanks.size(), P, rankList(d->nodeRanks).c_str(), nodeName().c_str(), d->device, d->pciBusId,
           d->numaNode, d->topo->numaNodes(), d->topo->loaded() ? "" : " (hwloc topology not loaded)");
   d->transport = std::move(transport);
+  if (cfg.timeout > 0) {
+    DeviceState* dp = d.get();
+    const double timeout = cfg.timeout;
+    dp->watchdog = std::make_unique<Watchdog>(dp->device, timeout, [dp, me, timeout](uint64_t call, double waited) {
+      snprintf(dp->timeoutError, sizeof(dp->timeoutError),
+               "SV_TIMEOUT: call %llu on rank %d did not complete on the GPU within %g s (waited %.3g s); the %s "
+               "transport was aborted (a peer may be dead, hung or out of step)",
+               static_cast<unsigned long long>(call), me, timeout, waited, dp->transport->name());
+      dp->timedOut.store(true, std::memory_order_release);
+      dp->transport->abort();
+    });
+  }
   auto host = std::make_unique<DeviceOnlyTransport>(me, P, d->transport->name());
   std::vector<int> nodeRanks = d->nodeRanks;
   SVCHECK(commCreate(std::move(host), cfg, out, DeviceStatePtr(d.release())));
@@ -154,8 +168,19 @@ svResult_t deviceCommCreate(const char* where, std::unique_ptr<DeviceTransport> 
   return svSuccess;
 }
 
+void deviceTimeoutCheck(svComm* comm, const char* where) {
+  DeviceState* d = comm->device.get();
+  if (!d->timedOut.load(std::memory_order_acquire) || comm->failed != svSuccess) return;
+  setError(comm, svTimeout, where, "%s", d->timeoutError);
+  failComm(comm, svTimeout);
+}
+
 svResult_t deviceAsyncError(svComm* comm, svResult_t* asyncError) {
   DeviceState* d = comm->device.get();
+  if (d->timedOut.load(std::memory_order_acquire)) {
+    *asyncError = setError(comm, svTimeout, "svCommGetAsyncError", "%s", d->timeoutError);
+    return svSuccess;
+  }
   svResult_t t = d->transport->asyncError();
   if (t != svSuccess && t != svInProgress) {
     *asyncError = t;

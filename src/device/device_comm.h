@@ -10,6 +10,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@
 #include "comm.h"
 #include "device/device.h"
 #include "device/glue.h"
+#include "device/watchdog.h"
 #include "topology.h"
 #include "transport/device_transport.h"
 
@@ -52,6 +54,14 @@ struct DeviceState {
   bool lastCallRecorded = false;
   bool aborted = false;  // svCommAbort: free without waiting for queued work
 
+  // SV_TIMEOUT (timeout > 0): watches every collective call's completion;
+  // on a timeout it writes timeoutError, sets timedOut and aborts the
+  // transport, from its own thread. The next call on the communicator (or
+  // svCommGetAsyncError) fails it with svTimeout.
+  std::unique_ptr<Watchdog> watchdog;
+  std::atomic<bool> timedOut{false};
+  char timeoutError[512] = "";
+
   ~DeviceState();
 };
 
@@ -71,6 +81,10 @@ class DeviceGuard {
   int prev_ = -1;
   bool changed_ = false;
 };
+
+// At the entry of a collective call: a timeout the watchdog saw fails the
+// communicator here, on the caller's thread.
+void deviceTimeoutCheck(svComm* comm, const char* where);
 
 // svUnhandledCudaError "where: what: cudaGetErrorString".
 svResult_t cudaFail(svComm* comm, const char* where, cudaError_t e, const char* what);

@@ -14,6 +14,8 @@
 #include <sched.h>
 #include <string.h>
 
+#include <atomic>
+
 #include "comm.h"
 #include "debug.h"
 #include "device/device_comm.h"
@@ -70,11 +72,14 @@ class NcclTransport final : public DeviceTransport {
     nranks_ = nranks;
   }
   ~NcclTransport() override {
-    if (owned_) ncclCommDestroy(comm_);
+    if (owned_.load()) ncclCommDestroy(comm_);
   }
+  // From svCommAbort or the SV_TIMEOUT watchdog's thread, maybe both: once.
   void abort() override {
-    if (owned_) ncclCommAbort(comm_);
-    owned_ = false;  // gone: the destructor must not destroy it again
+    if (owned_.exchange(false)) {  // gone: the destructor must not destroy it again
+      gone_.store(true);
+      ncclCommAbort(comm_);
+    }
   }
   const char* name() const override { return "NCCL"; }
   bool synchronisesStream() const override { return false; }
@@ -103,6 +108,7 @@ class NcclTransport final : public DeviceTransport {
   }
 
   svResult_t asyncError() override {
+    if (gone_.load()) return svSuccess;  // aborted: comm_ is freed
     ncclResult_t r = ncclSuccess;
     if (ncclCommGetAsyncError(comm_, &r) != ncclSuccess) return svInternalError;
     return r == ncclSuccess ? svSuccess : static_cast<svResult_t>(r);
@@ -146,7 +152,8 @@ class NcclTransport final : public DeviceTransport {
   }
 
   ncclComm_t comm_;
-  bool owned_;
+  std::atomic<bool> owned_;
+  std::atomic<bool> gone_{false};
 };
 
 // The config of an NCCL-based init: device communicators only.

@@ -19,6 +19,8 @@
 #include <cuda_runtime_api.h>
 #include <nccl.h>
 
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -712,6 +714,44 @@ TEST_CASE("device engine (emulated): graph replays draw the random ties of their
                cudaFree(ds);
                cudaFree(dr);
              });
+    fail.check();
+  }
+}
+
+TEST_CASE("device engine (emulated): SV_TIMEOUT: a call whose peer never comes times out, aborts and fails the "
+          "communicator",
+          "[device-emulated][faults]") {
+  for (int algo : {SV_ALGO_ALLGATHER, SV_ALGO_ALLTOALL}) {
+    INFO("algorithm " << algo);
+    svConfig_t dc = makeConfig({SV_TIE_POSITIVE, SV_ZERO_POSITIVE, algo}, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO);
+    dc.timeout = 0.3;
+    Failures fail;
+    std::atomic<bool> done{false};
+    runRanks(3, dc, makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_AS_ZERO), &fail, [&](RankCtx& ctx) {
+      if (ctx.rank == 2) {  // never calls: its peers' exchange waits for it
+        while (!done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        return;
+      }
+      const size_t n = 1000;
+      float* d = nullptr;
+      cudaMalloc(reinterpret_cast<void**>(&d), 2 * n * 4);
+      RANK_CHECK(svAllReduceSign(d, d + n, n, svFloat32, ctx.dev, ctx.stream) == svSuccess, "enqueue: %s",
+                 svGetLastError(ctx.dev));
+      // Returns once the watchdog has aborted the exchange.
+      RANK_CHECK(cudaStreamSynchronize(ctx.stream) == cudaSuccess, "stream after the timeout");
+      svResult_t async = svSuccess;
+      // The watchdog may still be writing its verdict when the stream drains.
+      for (int i = 0; i < 2000 && async == svSuccess; ++i) {
+        svCommGetAsyncError(ctx.dev, &async);
+        if (async == svSuccess) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      RANK_CHECK(async == svTimeout, "async error %d, expected svTimeout", async);
+      RANK_CHECK(strstr(svGetLastError(ctx.dev), "SV_TIMEOUT") != nullptr, "message: %s", svGetLastError(ctx.dev));
+      const svResult_t again = svAllReduceSign(d, d + n, n, svFloat32, ctx.dev, ctx.stream);
+      RANK_CHECK(again == svTimeout, "the next call returned %d, expected svTimeout", again);
+      cudaFree(d);
+      if (ctx.rank == 0) done.store(true);
+    });
     fail.check();
   }
 }
