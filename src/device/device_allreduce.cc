@@ -280,7 +280,6 @@ svResult_t runAllReduceSign(CallScope& scope, svComm* comm, const void* sendbuff
     const unsigned long long* gate = nullptr;
     unsigned long long* local = d->counters + kCntLocal;
     auto fill = [&](uint64_t* out) -> svResult_t {
-      SV_CUDACHECK(comm, where, cudaMemsetAsync(local, 0, sizeof(*local), stream));
       SVCHECK(kernel(comm, where, device::pack(sendbuff, count, datatype, s.inPlanes, out, local, stream), "pack"));
       return nanCheck(comm, where, nanError, stream, &gate);
     };
@@ -353,7 +352,6 @@ svResult_t runPackSigns(CallScope& scope, svComm* comm, const void* sendbuff, ui
   uint64_t* staging = static_cast<uint64_t*>(d->packed.ptr);
   unsigned long long* c = d->counters;
   const bool nanError = comm->config.nan == SV_NAN_ERROR;
-  SV_CUDACHECK(comm, where, cudaMemsetAsync(c + kCntLocal, 0, sizeof(*c), stream));
   SVCHECK(kernel(comm, where, device::pack(sendbuff, count, datatype, 1, staging, c + kCntLocal, stream), "pack"));
   SVCHECK(kernel(comm, where, glue::nanPublish(c, c + kCntLocal, 1, nanError, d->hostRecordDev, stream), "nanPublish"));
   SVCHECK(kernel(

@@ -23,7 +23,7 @@ struct DeviceNanRecord {
 
 // Device counters of a communicator (device memory), indices:
 enum DeviceCounter : int {
-  kCntLocal = 0,       // this rank's NaNs in the call in flight (pack adds)
+  kCntLocal = 0,       // this rank's NaNs in the call in flight (pack adds; nanPublish zeroes it)
   kCntTotal = 1,       // the gate: NaNs over all ranks when the call fails
   kCntFlagged = 2,     // running copy of DeviceNanRecord::flaggedCalls
   kCntTotalLocal = 3,  // running copy of DeviceNanRecord::totalLocal
@@ -34,8 +34,9 @@ enum DeviceCounter : int {
 namespace glue {
 
 // One thread: total = sum of counts[0..n); cnt[kCntTotal] = flagError ? total
-// : 0; folds cnt[kCntLocal] into the running totals and publishes them to
-// *host (a device pointer to mapped host memory).
+// : 0; folds cnt[kCntLocal] into the running totals, publishes them to
+// *host (a device pointer to mapped host memory) and zeroes cnt[kCntLocal]
+// for the next call's pack.
 cudaError_t nanPublish(unsigned long long* cnt, const unsigned long long* counts, int n, bool flagError,
                        DeviceNanRecord* host, cudaStream_t stream);
 

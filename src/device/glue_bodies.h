@@ -36,6 +36,7 @@ SV_HOST_DEVICE void nanPublishBody(unsigned long long* cnt, const unsigned long 
   } else {
     cnt[kCntTotal] = 0;
   }
+  cnt[kCntLocal] = 0;  // the next call's pack counts from zero (no memset per call)
   systemFence();
 }
 

@@ -62,6 +62,7 @@ std::atomic<int> gSticky{cudaSuccess};
 thread_local cudaError_t tLastError = cudaSuccess;
 thread_local int tDevice = 0;
 thread_local cudaStreamCaptureMode tCaptureMode = cudaStreamCaptureModeGlobal;
+thread_local svemu::Counters tCounters;  // svemu::threadCounters
 
 cudaError_t ret(cudaError_t e) {
   if (e != cudaSuccess) tLastError = e;
@@ -70,6 +71,7 @@ cudaError_t ret(cudaError_t e) {
 // Every entry point starts here: a faulted context fails every call.
 #define SV_EMU_ENTER()                                                   \
   do {                                                                   \
+    ++tCounters.apiCalls;                                                \
     const int sticky_ = gSticky.load(std::memory_order_acquire);         \
     if (sticky_ != cudaSuccess) return ret(static_cast<cudaError_t>(sticky_)); \
   } while (0)
@@ -255,8 +257,13 @@ std::mutex gFaultMutex;
 // ---- Internal interface (emu_runtime.h) ------------------------------------
 namespace svemu {
 
+Counters threadCounters() { return tCounters; }
+void countLaunch() { ++tCounters.launches; }
+
 cudaError_t enqueue(cudaStream_t stream, std::function<void()> op) {
   SV_EMU_ENTER();
+  --tCounters.apiCalls;  // internal: the calling entry point counted already
+  ++tCounters.streamOps;
   StreamState* s = stateOf(stream);
   std::lock_guard<std::mutex> lock(s->m);
   if (s->capture != nullptr) {
@@ -381,6 +388,7 @@ extern "C" {
 const char* cudaGetErrorString(cudaError_t error) { return errOf(error)->text; }
 const char* cudaGetErrorName(cudaError_t error) { return errOf(error)->name; }
 cudaError_t cudaGetLastError(void) {
+  ++tCounters.apiCalls;
   const int sticky = gSticky.load();
   if (sticky != cudaSuccess) return static_cast<cudaError_t>(sticky);
   const cudaError_t e = tLastError;
@@ -388,6 +396,7 @@ cudaError_t cudaGetLastError(void) {
   return e;
 }
 cudaError_t cudaPeekAtLastError(void) {
+  ++tCounters.apiCalls;
   const int sticky = gSticky.load();
   return sticky != cudaSuccess ? static_cast<cudaError_t>(sticky) : tLastError;
 }
@@ -399,6 +408,7 @@ cudaError_t cudaDriverGetVersion(int* version) {
 }
 cudaError_t cudaRuntimeGetVersion(int* version) { return cudaDriverGetVersion(version); }
 cudaError_t cudaGetDeviceCount(int* count) {
+  ++tCounters.apiCalls;
   if (count == nullptr) return ret(cudaErrorInvalidValue);
   *count = deviceCount();
   return deviceCount() == 0 ? ret(cudaErrorNoDevice) : cudaSuccess;
@@ -669,6 +679,7 @@ cudaError_t cudaStreamEndCapture(cudaStream_t stream, cudaGraph_t* graph) {
   return cudaSuccess;
 }
 cudaError_t cudaThreadExchangeStreamCaptureMode(cudaStreamCaptureMode* mode) {
+  ++tCounters.apiCalls;
   if (mode == nullptr) return ret(cudaErrorInvalidValue);
   std::swap(*mode, tCaptureMode);
   return cudaSuccess;

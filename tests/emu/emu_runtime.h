@@ -38,6 +38,17 @@ void setLastError(cudaError_t e);
 // kernels size their grids by it, so small sizes span several grids.
 int multiProcessors();
 
+// What the calling thread has asked of the runtime so far: runtime API
+// calls (every cuda* entry point), stream operations enqueued (copies,
+// memsets, event records and waits, kernels, NCCL operations) and kernel
+// launches among them. The per-call cost of the device engine's host side
+// is measured with these (test_device_emulated.cc, "hot path").
+struct Counters {
+  unsigned long long apiCalls = 0, streamOps = 0, launches = 0;
+};
+Counters threadCounters();
+void countLaunch();  // kernels_emu.cc: one kernel launch
+
 // Fault injection (nccl_emu.cc): the calling thread's next `n` NCCL
 // collectives or group ends fail with ncclSystemError at enqueue, as a
 // broken NCCL communicator would.

@@ -22,14 +22,22 @@
 namespace sv {
 namespace {
 
-unsigned maxBlocks() { return static_cast<unsigned>(svemu::multiProcessors()) * kern::kBlocksPerSm; }
+// As the CUDA launchers: the current device's SM count (cudaGetDevice per
+// launch, the attribute cached), and cudaGetLastError after the launch, so
+// the runtime calls counted here are the ones a GPU build makes.
+unsigned maxBlocks() {
+  int dev = 0;
+  cudaGetDevice(&dev);
+  return static_cast<unsigned>(svemu::multiProcessors()) * kern::kBlocksPerSm;
+}
 
 size_t elemBytes(svDataType_t dt) { return dt == svFloat64 ? 8 : dt == svFloat32 ? 4 : 2; }
 
 cudaError_t launch(cudaStream_t stream, std::function<void()> body) {
+  svemu::countLaunch();
   const cudaError_t e = svemu::enqueue(stream, std::move(body));
   if (e != cudaSuccess) svemu::setLastError(e);
-  return e;
+  return cudaGetLastError();
 }
 
 bool gateOk(const unsigned long long* gate) {

@@ -755,3 +755,48 @@ TEST_CASE("device engine (emulated): SV_TIMEOUT: a call whose peer never comes t
     fail.check();
   }
 }
+
+// The host side of one call, counted (no timing): runtime API calls, stream
+// operations and kernel launches of a small svAllReduceSign after a warm-up.
+// The budgets fail the test when a change adds per-call work; the counts are
+// printed for docs/gpu.md.
+TEST_CASE("device engine (emulated): hot path: runtime calls and stream operations per call",
+          "[device-emulated][hotpath]") {
+  struct Case {
+    int P, algo;
+    bool inPlace;
+  };
+  for (const Case& c : {Case{2, SV_ALGO_ALLGATHER, false}, Case{2, SV_ALGO_ALLGATHER, true},
+                        Case{4, SV_ALGO_ALLTOALL, false}}) {
+    Failures fail;
+    std::mutex m;
+    svemu::Counters perCall;
+    runRanks(c.P, makeConfig({SV_TIE_POSITIVE, SV_ZERO_POSITIVE, c.algo}, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO),
+             makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_AS_ZERO), &fail, [&](RankCtx& ctx) {
+               const size_t n = 1024;
+               float* d = nullptr;
+               cudaMalloc(reinterpret_cast<void**>(&d), 2 * n * 4);
+               float* out = c.inPlace ? d : d + n;
+               svAllReduceSign(d, out, n, svFloat32, ctx.dev, ctx.stream);  // warm-up: staging
+               cudaStreamSynchronize(ctx.stream);
+               const svemu::Counters a = svemu::threadCounters();
+               RANK_CHECK(svAllReduceSign(d, out, n, svFloat32, ctx.dev, ctx.stream) == svSuccess, "call");
+               const svemu::Counters b = svemu::threadCounters();
+               cudaStreamSynchronize(ctx.stream);
+               if (ctx.rank == 0) {
+                 std::lock_guard<std::mutex> lock(m);
+                 perCall.apiCalls = b.apiCalls - a.apiCalls;
+                 perCall.streamOps = b.streamOps - a.streamOps;
+                 perCall.launches = b.launches - a.launches;
+               }
+               cudaFree(d);
+             });
+    fail.check();
+    printf("hot path P=%d %s %s: %llu runtime API calls, %llu stream operations (%llu kernel launches) per call\n",
+           c.P, c.algo == SV_ALGO_ALLTOALL ? "alltoall" : "allgather", c.inPlace ? "in place" : "out of place",
+           perCall.apiCalls, perCall.streamOps, perCall.launches);
+    INFO("P=" << c.P << " algorithm " << c.algo);
+    CHECK(perCall.streamOps <= (c.algo == SV_ALGO_ALLTOALL ? 10u : 8u));
+    CHECK(perCall.apiCalls <= 30u);
+  }
+}
