@@ -284,30 +284,18 @@ ncclResult_t ncclCommAbort(ncclComm_t comm) {
   return ncclCommDestroy(comm);
 }
 
-ncclResult_t ncclCommGetAsyncError(ncclComm_t comm, ncclResult_t* asyncError) {
-  std::shared_ptr<ncclComm> c = lookup(comm);
-  if (!c || asyncError == nullptr) return ncclInvalidArgument;
-  *asyncError = static_cast<ncclResult_t>(c->asyncError.load());
-  return ncclSuccess;
-}
-ncclResult_t ncclCommCount(const ncclComm_t comm, int* count) {
-  std::shared_ptr<ncclComm> c = lookup(comm);
-  if (!c || count == nullptr) return ncclInvalidArgument;
-  *count = c->nranks;
-  return ncclSuccess;
-}
-ncclResult_t ncclCommCuDevice(const ncclComm_t comm, int* device) {
-  std::shared_ptr<ncclComm> c = lookup(comm);
-  if (!c || device == nullptr) return ncclInvalidArgument;
-  *device = c->device;
-  return ncclSuccess;
-}
-ncclResult_t ncclCommUserRank(const ncclComm_t comm, int* rank) {
-  std::shared_ptr<ncclComm> c = lookup(comm);
-  if (!c || rank == nullptr) return ncclInvalidArgument;
-  *rank = c->rank;
-  return ncclSuccess;
-}
+#define SV_EMU_GETTER(fn, type, arg, expr)                   \
+  ncclResult_t fn(const ncclComm_t comm, type* arg) {        \
+    std::shared_ptr<ncclComm> c = lookup(comm);              \
+    if (!c || arg == nullptr) return ncclInvalidArgument;    \
+    *arg = (expr);                                           \
+    return ncclSuccess;                                      \
+  }
+SV_EMU_GETTER(ncclCommGetAsyncError, ncclResult_t, asyncError, static_cast<ncclResult_t>(c->asyncError.load()))
+SV_EMU_GETTER(ncclCommCount, int, count, c->nranks)
+SV_EMU_GETTER(ncclCommCuDevice, int, device, c->device)
+SV_EMU_GETTER(ncclCommUserRank, int, rank, c->rank)
+#undef SV_EMU_GETTER
 
 const char* ncclGetErrorString(ncclResult_t r) {
   switch (r) {
