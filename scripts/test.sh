@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # Install the dependencies if needed, build, and run the whole test suite
 # (labels: unit, mpi, install, docs, examples, faults, optimizer, train, python,
-# cuda, gpu; python pip-installs bindings/python into build/python-venv first,
+# cuda, gpu, device-emulated; python pip-installs bindings/python into build/python-venv first,
 # see docs/python.md). Arguments go to ctest, e.g.
 #   scripts/test.sh -L unit        scripts/test.sh -R mpi_vote
 # Without arguments it then runs the unit, multi-rank and fault tests again
