@@ -177,7 +177,6 @@ cudaError_t maxBlocks(unsigned* blocks) {
 
 bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15u) == 0; }
 
-
 template <typename U, typename K>
 cudaError_t packT(const void* x, size_t n, int planes, uint64_t* out, unsigned long long* nanCount,
                   cudaStream_t stream) {

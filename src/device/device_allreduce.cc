@@ -178,19 +178,19 @@ void logAlgorithm(svComm* comm, const char* where, const CallShape& s) {
 
 // The end of every collective call, after its last kernel: the device's call
 // number (random ties) advances, and with it the count of completed calls
-// svCommGetStats reports (deviceRefreshStats), graph replays included.
-svResult_t advanceCall(svComm* comm, const char* where, cudaStream_t stream) {
+// svCommGetStats reports (deviceRefreshStats), graph replays included; the
+// next call's order and the SV_TIMEOUT watchdog follow it. Bytes are counted
+// here, at enqueue (a replayed graph adds none).
+svResult_t endCollective(svComm* comm, CallScope& scope, cudaStream_t stream, uint64_t call, int algorithm) {
   DeviceState* d = comm->device.get();
-  return kernel(comm, where, glue::advanceCall(d->counters, d->hostRecordDev, stream), "advanceCall");
-}
-
-// Bytes are counted when a call is enqueued (a replayed graph adds none);
-// calls when they complete on the GPU (advanceCall).
-void accountCall(svComm* comm, const CallScope& scope, int algorithm) {
+  SVCHECK(kernel(comm, scope.where(), glue::advanceCall(d->counters, d->hostRecordDev, stream), "advanceCall"));
+  SVCHECK(scope.end());
+  SVCHECK(scope.watch(call));
   const uint64_t sent = scope.sent();
   comm->stats.bytesSent += sent;
   comm->stats.lastBytesSent = sent;
   comm->stats.lastAlgorithm = algorithm;
+  return svSuccess;
 }
 
 // The exchange and vote of one call, from this rank's packed bits to the
@@ -295,11 +295,7 @@ svResult_t runAllReduceSign(CallScope& scope, svComm* comm, const void* sendbuff
       SVCHECK(kernel(comm, where, device::unpack(voted, s.outPlanes, count, datatype, ob, recvbuff, gate, stream),
                      "unpack"));
   }
-  SVCHECK(advanceCall(comm, where, stream));
-  SVCHECK(scope.end());
-  SVCHECK(scope.watch(call));
-  accountCall(comm, scope, s.algorithm);
-  return svSuccess;
+  return endCollective(comm, scope, stream, call, s.algorithm);
 }
 
 svResult_t runAllReduceSignPacked(CallScope& scope, svComm* comm, const uint32_t* sendbits, uint32_t* recvbits,
@@ -330,11 +326,7 @@ svResult_t runAllReduceSignPacked(CallScope& scope, svComm* comm, const uint32_t
     SVCHECK(
         kernel(comm, where, glue::copyBits(voted, recvbits, n32, lastWordMask(count), nullptr, stream), "copyBits"));
   }
-  SVCHECK(advanceCall(comm, where, stream));
-  SVCHECK(scope.end());
-  SVCHECK(scope.watch(call));
-  accountCall(comm, scope, s.algorithm);
-  return svSuccess;
+  return endCollective(comm, scope, stream, call, s.algorithm);
 }
 
 svResult_t runPackSigns(CallScope& scope, svComm* comm, const void* sendbuff, uint32_t* bits, size_t count,

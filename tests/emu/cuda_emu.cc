@@ -205,6 +205,11 @@ StreamState* legacyStream() {
 }
 StreamState* stateOf(cudaStream_t stream) { return stream == nullptr ? legacyStream() : stream->s.get(); }
 
+bool capturingNow(StreamState* s) {
+  std::lock_guard<std::mutex> l(s->m);
+  return s->capture != nullptr;
+}
+
 void waitDrained(StreamState* s) {
   std::unique_lock<std::mutex> lock(s->m);
   const uint64_t target = s->enqueued;
@@ -547,12 +552,7 @@ cudaError_t cudaMemcpyAsync(void* dst, const void* src, size_t n, cudaMemcpyKind
   });
   if (r == cudaSuccess && toPageable) {
     StreamState* s = stateOf(stream);
-    bool capturing;
-    {
-      std::lock_guard<std::mutex> l(s->m);
-      capturing = s->capture != nullptr;
-    }
-    if (!capturing) waitDrained(s);
+    if (!capturingNow(s)) waitDrained(s);
   }
   return ret(r);
 }
@@ -702,14 +702,8 @@ cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t stream) {
   SV_EMU_ENTER();
   if (event == nullptr) return ret(cudaErrorInvalidResourceHandle);
   std::shared_ptr<EventState> e = event->e;
-  StreamState* s = stateOf(stream);
-  bool capturing;
-  {
-    std::lock_guard<std::mutex> l(s->m);
-    capturing = s->capture != nullptr;
-  }
   uint64_t target = 0;
-  if (!capturing) {
+  if (!capturingNow(stateOf(stream))) {
     std::lock_guard<std::mutex> l(e->m);
     target = ++e->recorded;
   }

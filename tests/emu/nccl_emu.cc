@@ -199,6 +199,34 @@ ncclResult_t submit(ncclComm_t c, cudaStream_t stream, std::vector<Xfer> sends, 
   return e == cudaSuccess ? ncclSuccess : fail(ncclUnhandledCudaError, "enqueue failed: %s", cudaGetErrorString(e));
 }
 
+// ncclSend (send) or ncclRecv: one transfer with one peer, inside a group.
+ncclResult_t pointToPoint(const char* name, void* buf, size_t count, ncclDataType_t dt, int peer, ncclComm_t comm,
+                          cudaStream_t stream, bool send) {
+  const size_t b = typeBytes(dt);
+  std::shared_ptr<ncclComm> c = lookup(comm);
+  if (!c || b == 0 || peer < 0 || peer >= c->nranks) return fail(ncclInvalidArgument, "%s: bad argument", name);
+  if (tGroupDepth == 0) return fail(ncclInvalidUsage, "emulated %s works inside a group of every rank only", name);
+  const Xfer x{peer, static_cast<char*>(buf), count * b};
+  return send ? submit(comm, stream, {x}, {}) : submit(comm, stream, {}, {x});
+}
+
+// A collective that sends to and receives from every rank `count` elements:
+// the same send buffer to all (all-gather), or rank q's block of it to rank q
+// (all-to-all, sendPerPeer); rank q's data lands at block q of recvbuff.
+ncclResult_t everyPeer(const char* name, const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t dt,
+                       ncclComm_t comm, cudaStream_t stream, bool sendPerPeer) {
+  const size_t b = typeBytes(dt) * count;
+  std::shared_ptr<ncclComm> c = lookup(comm);
+  if (!c || typeBytes(dt) == 0) return fail(ncclInvalidArgument, "%s: bad argument", name);
+  std::vector<Xfer> sends, recvs;
+  char* send = const_cast<char*>(static_cast<const char*>(sendbuff));
+  for (int q = 0; q < c->nranks; ++q) {
+    sends.push_back(Xfer{q, send + (sendPerPeer ? q * b : 0), b});
+    recvs.push_back(Xfer{q, static_cast<char*>(recvbuff) + q * b, b});
+  }
+  return submit(comm, stream, std::move(sends), std::move(recvs));
+}
+
 std::mutex gWorldsMutex;
 std::map<std::string, std::shared_ptr<World>>& worlds() {
   static auto* m = new std::map<std::string, std::shared_ptr<World>>();
@@ -333,45 +361,21 @@ ncclResult_t ncclGroupEnd(void) {
 
 ncclResult_t ncclSend(const void* sendbuff, size_t count, ncclDataType_t dt, int peer, ncclComm_t comm,
                       cudaStream_t stream) {
-  const size_t b = typeBytes(dt);
-  std::shared_ptr<ncclComm> c = lookup(comm);
-  if (!c || b == 0 || peer < 0 || peer >= c->nranks) return fail(ncclInvalidArgument, "ncclSend: bad argument");
-  if (tGroupDepth == 0) return fail(ncclInvalidUsage, "emulated ncclSend works inside a group of every rank only");
-  return submit(comm, stream, {Xfer{peer, const_cast<char*>(static_cast<const char*>(sendbuff)), count * b}}, {});
+  return pointToPoint("ncclSend", const_cast<void*>(sendbuff), count, dt, peer, comm, stream, true);
 }
 ncclResult_t ncclRecv(void* recvbuff, size_t count, ncclDataType_t dt, int peer, ncclComm_t comm,
                       cudaStream_t stream) {
-  const size_t b = typeBytes(dt);
-  std::shared_ptr<ncclComm> c = lookup(comm);
-  if (!c || b == 0 || peer < 0 || peer >= c->nranks) return fail(ncclInvalidArgument, "ncclRecv: bad argument");
-  if (tGroupDepth == 0) return fail(ncclInvalidUsage, "emulated ncclRecv works inside a group of every rank only");
-  return submit(comm, stream, {}, {Xfer{peer, static_cast<char*>(recvbuff), count * b}});
+  return pointToPoint("ncclRecv", recvbuff, count, dt, peer, comm, stream, false);
 }
 
 ncclResult_t ncclAllGather(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t dt, ncclComm_t comm,
                            cudaStream_t stream) {
-  const size_t b = typeBytes(dt) * count;
-  std::shared_ptr<ncclComm> c = lookup(comm);
-  if (!c || typeBytes(dt) == 0) return fail(ncclInvalidArgument, "ncclAllGather: bad argument");
-  std::vector<Xfer> sends, recvs;
-  for (int q = 0; q < c->nranks; ++q) {
-    sends.push_back(Xfer{q, const_cast<char*>(static_cast<const char*>(sendbuff)), b});
-    recvs.push_back(Xfer{q, static_cast<char*>(recvbuff) + q * b, b});
-  }
-  return submit(comm, stream, std::move(sends), std::move(recvs));
+  return everyPeer("ncclAllGather", sendbuff, recvbuff, count, dt, comm, stream, false);
 }
 
 ncclResult_t ncclAlltoAll(const void* sendbuff, void* recvbuff, size_t count, ncclDataType_t dt, ncclComm_t comm,
                           cudaStream_t stream) {
-  const size_t b = typeBytes(dt) * count;
-  std::shared_ptr<ncclComm> c = lookup(comm);
-  if (!c || typeBytes(dt) == 0) return fail(ncclInvalidArgument, "ncclAlltoAll: bad argument");
-  std::vector<Xfer> sends, recvs;
-  for (int q = 0; q < c->nranks; ++q) {
-    sends.push_back(Xfer{q, const_cast<char*>(static_cast<const char*>(sendbuff)) + q * b, b});
-    recvs.push_back(Xfer{q, static_cast<char*>(recvbuff) + q * b, b});
-  }
-  return submit(comm, stream, std::move(sends), std::move(recvs));
+  return everyPeer("ncclAlltoAll", sendbuff, recvbuff, count, dt, comm, stream, true);
 }
 
 }  // extern "C"
