@@ -12,7 +12,6 @@
 #include <cuda_runtime_api.h>
 
 #include "bitlogic.h"
-#include "datatype.h"
 
 namespace sv {
 namespace device {

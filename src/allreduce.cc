@@ -266,18 +266,8 @@ svResult_t runCallImpl(svComm* comm, const char* where, const CallShape& s, cons
   const uint64_t call = comm->callCount++;
   Waiter waiter(comm, where);
   if (c.check) {
-    CallSignature sig;
-    sig.entry = datatype == 0 ? 2 : 1;
-    sig.count = s.count;
-    sig.datatype = static_cast<uint64_t>(datatype);
-    sig.tie = c.tie;
-    sig.zero = c.zero;
-    sig.nan = c.nan;
-    sig.algorithm = s.algorithm;
-    memcpy(&sig.scale, &c.scale, sizeof(sig.scale));
-    sig.seed = static_cast<uint64_t>(c.seed);
-    sig.chunkWords = s.chunkWords;
-    sig.call = call;
+    const CallSignature sig =
+        callSignature(comm, datatype == 0 ? 2 : 1, s.count, datatype, s.algorithm, s.chunkWords, call);
     const svResult_t r = checkSignature(comm, where, waiter, sig, callTag(kTagControl, call));
     *consistent = r == svInvalidUsage;
     SVCHECK(r);

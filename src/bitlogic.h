@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "signvote.h"  // svDataType_t
+
 #if defined(__CUDACC__)
 #define SV_HOST_DEVICE __host__ __device__ __forceinline__
 #else
@@ -62,6 +64,20 @@ struct FloatBits<uint64_t> {
 // bfloat16 shares uint16_t storage with fp16 but has fp32's exponent width.
 struct Bf16Bits {
   static constexpr uint16_t kSign = 0x8000u, kInf = 0x7f80u;
+};
+
+// The datatypes the kernels take, and their element sizes.
+SV_HOST_DEVICE bool dtValid(int dt) {
+  return dt == svFloat16 || dt == svFloat32 || dt == svFloat64 || dt == svBfloat16;
+}
+SV_HOST_DEVICE size_t dtSize(svDataType_t dt) { return dt == svFloat64 ? 8 : dt == svFloat32 ? 4 : 2; }
+
+// The output values of one call, as raw bits of the datatype (low bits
+// used): what the unpack writes. The engine computes them (datatype.h,
+// outputBits: 16-bit types take scale rounded correctly once).
+struct OutputBits {
+  uint64_t pos;  // +scale
+  uint64_t neg;  // -scale (pos with the sign bit flipped)
 };
 
 // Per-element predicates, parameterised by the storage type U and the

@@ -62,6 +62,24 @@ void describeMismatch(const uint64_t* sigs, int nranks, char* out, size_t len) {
   if (fieldsDiffering > 1) put(snprintf(out + n, len - n, "; %d other field(s) differ too", fieldsDiffering - 1));
 }
 
+CallSignature callSignature(const svComm* comm, int entry, size_t count, int datatype, int algorithm,
+                            size_t chunkWords, uint64_t call) {
+  const Config& c = comm->config;
+  CallSignature sig;
+  sig.entry = static_cast<uint64_t>(entry);
+  sig.count = count;
+  sig.datatype = static_cast<uint64_t>(datatype);
+  sig.tie = c.tie;
+  sig.zero = c.zero;
+  sig.nan = c.nan;
+  sig.algorithm = algorithm;
+  memcpy(&sig.scale, &c.scale, sizeof(sig.scale));
+  sig.seed = static_cast<uint64_t>(c.seed);
+  sig.chunkWords = chunkWords;
+  sig.call = call;
+  return sig;
+}
+
 svResult_t checkSignature(svComm* comm, const char* where, Waiter& waiter, const CallSignature& mine, int tag) {
   const int P = comm->nranks;
   const size_t bytes = sizeof(CallSignature);

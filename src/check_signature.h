@@ -29,6 +29,11 @@ struct CallSignature {
 };
 constexpr int kSignatureFields = sizeof(CallSignature) / sizeof(uint64_t);
 
+// This rank's signature of call number `call`: entry 1 (typed, datatype
+// given) or 2 (packed, datatype 0), with the config's policies.
+CallSignature callSignature(const svComm* comm, int entry, size_t count, int datatype, int algorithm,
+                            size_t chunkWords, uint64_t call);
+
 // Exchanges `mine` with every rank and compares. svSuccess when all agree;
 // svInvalidUsage on every rank when not; a transport error otherwise.
 svResult_t checkSignature(svComm* comm, const char* where, Waiter& waiter, const CallSignature& mine, int tag);

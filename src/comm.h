@@ -98,8 +98,4 @@ class CommRef {
 // Sets comm's last error line (svGetLastError may read it on another thread).
 void commSetLastError(svComm* comm, const char* line);
 
-// Keeps an object alive (and reachable, for leak checkers) until exit: what
-// a transport may still write into after a failure.
-void keepForever(std::shared_ptr<void> p);
-
 }  // namespace sv

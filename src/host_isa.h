@@ -24,7 +24,6 @@
 #include <vector>
 
 #include "bitlogic.h"
-#include "datatype.h"
 
 namespace sv {
 namespace host {

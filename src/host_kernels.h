@@ -7,7 +7,6 @@
 #include <stdint.h>
 
 #include "bitlogic.h"
-#include "datatype.h"
 
 namespace sv {
 namespace host {

@@ -4,8 +4,8 @@
 #
 #   always           src/topology.cc (hwloc unless SIGNVOTE_WITH_HWLOC=OFF),
 #                    + src/topology_mpi.cc with MPI
-#   CUDA + kernels   src/device/* (engine, glue kernels), the MPI device
-#                    transport, and with NCCL src/transport/nccl.cc
+#   CUDA + kernels   src/device/* (engine, host exchange, glue kernels), and
+#                    with NCCL src/device/comm_nccl.cc + src/transport/nccl.cc
 #   otherwise        src/device/device_none.cc, src/transport/nccl_none.cc
 #                    (the entry points exist and return svInvalidUsage)
 # "kernels" = cuda/device_kernels.cu (the GPU kernels of cuda/device_kernels.h).
@@ -36,11 +36,9 @@ endif()
 set(SIGNVOTE_DEVICE_SOURCES
     ${PROJECT_SOURCE_DIR}/src/device/device_comm.cc
     ${PROJECT_SOURCE_DIR}/src/device/device_allreduce.cc
+    ${PROJECT_SOURCE_DIR}/src/device/host_exchange.cc
     ${PROJECT_SOURCE_DIR}/src/device/watchdog.cc
     ${PROJECT_SOURCE_DIR}/src/device/glue.cu)
-if(SIGNVOTE_WITH_MPI)
-  list(APPEND SIGNVOTE_DEVICE_SOURCES ${PROJECT_SOURCE_DIR}/src/transport/mpi_device.cc)
-endif()
 
 set(SIGNVOTE_DEVICE OFF)
 set(SIGNVOTE_DEVICE_NCCL OFF)
@@ -61,7 +59,8 @@ if(SIGNVOTE_DEVICE)
   target_link_libraries(signvote_testing PUBLIC CUDA::cudart)
   if(SIGNVOTE_NCCL)
     set(SIGNVOTE_DEVICE_NCCL ON)
-    target_sources(signvote_objects PRIVATE ${PROJECT_SOURCE_DIR}/src/transport/nccl.cc)
+    target_sources(signvote_objects PRIVATE ${PROJECT_SOURCE_DIR}/src/device/comm_nccl.cc
+                                            ${PROJECT_SOURCE_DIR}/src/transport/nccl.cc)
     target_compile_definitions(signvote_testing PUBLIC SV_WITH_NCCL=1)
     target_include_directories(signvote_objects PRIVATE ${NCCL_INCLUDE_DIR})
     target_link_libraries(signvote PRIVATE ${NCCL_LIBRARY})
@@ -81,7 +80,7 @@ else()
   if(SIGNVOTE_CUDA)
     set(check_sources ${SIGNVOTE_DEVICE_SOURCES})
     if(SIGNVOTE_NCCL)
-      list(APPEND check_sources ${PROJECT_SOURCE_DIR}/src/transport/nccl.cc)
+      list(APPEND check_sources ${PROJECT_SOURCE_DIR}/src/device/comm_nccl.cc ${PROJECT_SOURCE_DIR}/src/transport/nccl.cc)
     endif()
     add_library(signvote_device_compile_check OBJECT ${check_sources})
     target_include_directories(signvote_device_compile_check PRIVATE

@@ -27,6 +27,11 @@ using DeviceStatePtr = std::unique_ptr<DeviceState, DeviceStateDeleter>;
 // kernels compiled in).
 bool deviceSupported();
 
+// Checks and resolves the CUDA device of a new device communicator:
+// `requested` >= 0 must exist; -1 means the current device. Defined only
+// where deviceSupported() (call it under SV_WITH_DEVICE).
+svResult_t resolveCudaDevice(const char* where, int requested, int* device);
+
 // The engine behind the collectives on a device communicator: the caller
 // (allreduce.cc) has already run the checks shared with host communicators
 // (live comm, NULL pointers, sizes, datatype, alignment, overlap).

@@ -21,7 +21,9 @@
 
 #include <algorithm>
 
+#include "check_signature.h"
 #include "comm.h"
+#include "datatype.h"
 #include "deadline.h"
 #include "debug.h"
 #include "device/device_comm.h"
@@ -59,51 +61,15 @@ svResult_t checkDevicePtr(svComm* comm, const char* where, const void* p, const 
                   "%s=%p is %s; a device communicator on cuda:%d takes device memory of that GPU", name, p, kind, dev);
 }
 
-// Grow a staging buffer to `bytes`. Growing frees the old buffer, so it
-// first waits for this communicator's queued work; under stream capture it
-// cannot (nothing may block, and the graph would keep the old address).
-// Once a call was captured, a graph may replay the buffers at any time, so
-// staging never moves again: a call needing more is refused.
-svResult_t ensure(svComm* comm, const char* where, DeviceBuffer& b, size_t bytes, bool capturing) {
-  DeviceState* d = comm->device.get();
-  if (capturing) d->stagingFrozen = true;
-  if (b.bytes >= bytes) return svSuccess;
-  if (capturing)
-    return setError(comm, svInvalidUsage, where,
-                    "staging must grow to %zu bytes during stream capture: run the same call once before "
-                    "capturing",
-                    bytes);
-  if (d->stagingFrozen)
-    return setError(comm, svInvalidUsage, where,
-                    "staging must grow to %zu bytes, but a captured CUDA graph may replay the current buffers: "
-                    "make the largest call once before the first capture",
-                    bytes);
-  if (b.ptr != nullptr) {
-    if (d->lastCallRecorded) SV_CUDACHECK(comm, where, cudaEventSynchronize(d->lastCall));
-    SV_CUDACHECK(comm, where, cudaFree(b.ptr));
-    b.ptr = nullptr;
-    b.bytes = 0;
-  }
-  const size_t n = roundUp(bytes, kStagingGranule);
-  cudaError_t e = cudaMalloc(&b.ptr, n);
-  if (e != cudaSuccess) {
-    cudaGetLastError();
-    b.ptr = nullptr;
-    return setError(comm, svSystemError, where, "cudaMalloc of %zu bytes of staging failed: %s", n,
-                    cudaGetErrorString(e));
-  }
-  b.bytes = n;
-  return svSuccess;
-}
-
 // One call's stream bracket: waits for the previous call of this
 // communicator (when not capturing), records the end for the next one.
 class CallScope {
  public:
   CallScope(svComm* comm, const char* where, cudaStream_t stream) : comm_(comm), where_(where), stream_(stream) {}
-  svResult_t begin() {
+  svResult_t begin(uint64_t call) {
     begun_ = true;
     DeviceState* d = comm_->device.get();
+    d->transport->beginCall(where_, call);
     cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
     SV_CUDACHECK(comm_, where_, cudaStreamIsCapturing(stream_, &st));
     capturing_ = st != cudaStreamCaptureStatusNone;
@@ -121,13 +87,20 @@ class CallScope {
   }
   bool capturing() const { return capturing_; }
   const char* where() const { return where_; }
+  // An svInvalidUsage that every rank meets alike before this call's first
+  // exchange (staging that would have to grow under capture or after one,
+  // SV_CHECK's verdict): it does not fail the communicator.
+  svResult_t agreed(svResult_t r) {
+    agreed_ = r == svInvalidUsage;
+    return r;
+  }
   // The failed-communicator rule (as the host engine's runCall): an error
   // once this call may have enqueued work leaves the ranks out of step (a
   // peer's NCCL operation waits for one of ours that never comes), so the
-  // communicator fails. svInvalidUsage (staging that would have to grow
-  // under capture) is refused alike on every rank before any exchange.
+  // communicator fails, unless every rank refused the call alike before
+  // any exchange (agreed()).
   svResult_t finish(svResult_t r) {
-    if (r != svSuccess && begun_ && r != svInvalidUsage) {
+    if (r != svSuccess && begun_ && !agreed_) {
       commSetLastError(comm_, threadLastError());
       failComm(comm_, r);
     }
@@ -148,8 +121,48 @@ class CallScope {
   cudaStream_t stream_;
   bool capturing_ = false;
   bool begun_ = false;
+  bool agreed_ = false;
   uint64_t sentBefore_ = 0;
 };
+
+// Grow a staging buffer to `bytes`. Growing frees the old buffer, so it
+// first waits for this communicator's queued work; under stream capture it
+// cannot (nothing may block, and the graph would keep the old address).
+// Once a call was captured, a graph may replay the buffers at any time, so
+// staging never moves again: a call needing more is refused.
+svResult_t ensure(svComm* comm, CallScope& scope, DeviceBuffer& b, size_t bytes) {
+  DeviceState* d = comm->device.get();
+  const char* where = scope.where();
+  const bool capturing = scope.capturing();
+  if (capturing) d->stagingFrozen = true;
+  if (b.bytes >= bytes) return svSuccess;
+  if (capturing)
+    return scope.agreed(setError(comm, svInvalidUsage, where,
+                    "staging must grow to %zu bytes during stream capture: run the same call once before "
+                    "capturing",
+                    bytes));
+  if (d->stagingFrozen)
+    return scope.agreed(setError(comm, svInvalidUsage, where,
+                    "staging must grow to %zu bytes, but a captured CUDA graph may replay the current buffers: "
+                    "make the largest call once before the first capture",
+                    bytes));
+  if (b.ptr != nullptr) {
+    if (d->lastCallRecorded) SV_CUDACHECK(comm, where, cudaEventSynchronize(d->lastCall));
+    SV_CUDACHECK(comm, where, cudaFree(b.ptr));
+    b.ptr = nullptr;
+    b.bytes = 0;
+  }
+  const size_t n = roundUp(bytes, kStagingGranule);
+  cudaError_t e = cudaMalloc(&b.ptr, n);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    b.ptr = nullptr;
+    return setError(comm, svSystemError, where, "cudaMalloc of %zu bytes of staging failed: %s", n,
+                    cudaGetErrorString(e));
+  }
+  b.bytes = n;
+  return svSuccess;
+}
 
 svResult_t kernel(svComm* comm, const char* where, cudaError_t e, const char* what) {
   return e == cudaSuccess ? svSuccess : cudaFail(comm, where, e, what);
@@ -176,6 +189,17 @@ void logAlgorithm(svComm* comm, const char* where, const CallShape& s) {
   comm->loggedAlgorithm = s.algorithm;
 }
 
+// SV_CHECK (device communicators over a host transport): the same
+// signature exchange as the host engine's, on the host transport, before
+// anything of the call is enqueued. A difference is svInvalidUsage on
+// every rank alike, which does not fail the communicator.
+svResult_t checkCall(svComm* comm, const char* where, int entry, int datatype, const CallShape& s, uint64_t call) {
+  if (!comm->config.check) return svSuccess;
+  Waiter waiter(comm, where);
+  const CallSignature sig = callSignature(comm, entry, s.count, datatype, s.algorithm, s.chunkWords, call);
+  return checkSignature(comm, where, waiter, sig, callTag(kTagControl, call));
+}
+
 // The end of every collective call, after its last kernel: the device's call
 // number (random ties) advances, and with it the count of completed calls
 // svCommGetStats reports (deviceRefreshStats), graph replays included; the
@@ -199,19 +223,20 @@ svResult_t endCollective(svComm* comm, CallScope& scope, cudaStream_t stream, ui
 // Returns in *voted where the result words lie (all words x outPlanes),
 // or, for the all-gather with fuseUnpack, leaves the unpack to `fused`.
 template <typename Fill, typename Fused>
-svResult_t exchangeAndVote(svComm* comm, const char* where, const CallShape& s, const VoteParams& vp, bool capturing,
+svResult_t exchangeAndVote(svComm* comm, CallScope& scope, const CallShape& s, const VoteParams& vp,
                            cudaStream_t stream, const Fill& fill, bool fuseUnpack, const Fused& fused,
                            const uint64_t** voted) {
   DeviceState* d = comm->device.get();
+  const char* where = scope.where();
   const int me = comm->rank;
   const size_t op = s.outPlanes;
   DeviceTransport* t = d->transport.get();
   const DeviceLayout l = deviceLayout(s, comm->nranks, me, !fuseUnpack);
   *voted = nullptr;
   // Staging is grown before anything of this call is enqueued.
-  SVCHECK(ensure(comm, where, d->packed, l.packedWords * 8, capturing));
-  SVCHECK(ensure(comm, where, d->recv, l.recvWords * 8, capturing));
-  SVCHECK(ensure(comm, where, d->result, l.resultWords * 8, capturing));
+  SVCHECK(ensure(comm, scope, d->packed, l.packedWords * 8));
+  SVCHECK(ensure(comm, scope, d->recv, l.recvWords * 8));
+  SVCHECK(ensure(comm, scope, d->result, l.resultWords * 8));
   uint64_t* packed = static_cast<uint64_t*>(d->packed.ptr);
   uint64_t* recv = static_cast<uint64_t*>(d->recv.ptr);
   uint64_t* result = static_cast<uint64_t*>(d->result.ptr);
@@ -272,7 +297,8 @@ svResult_t runAllReduceSign(CallScope& scope, svComm* comm, const void* sendbuff
   const uint64_t call = comm->callCount++;  // as the host engine: calls that pass the checks
   const CallShape s = planCall(comm, count, false);
   logAlgorithm(comm, where, s);
-  SVCHECK(scope.begin());
+  SVCHECK(scope.begin(call));
+  SVCHECK(scope.agreed(checkCall(comm, where, 1, datatype, s, call)));
   if (count > 0) {
     const VoteParams vp = voteParams(comm, s, call);
     const OutputBits ob = outputBits(datatype, comm->config.scale);
@@ -290,7 +316,7 @@ svResult_t runAllReduceSign(CallScope& scope, svComm* comm, const void* sendbuff
                     "voteUnpack");
     };
     const uint64_t* voted = nullptr;
-    SVCHECK(exchangeAndVote(comm, where, s, vp, scope.capturing(), stream, fill, true, fused, &voted));
+    SVCHECK(exchangeAndVote(comm, scope, s, vp, stream, fill, true, fused, &voted));
     if (voted != nullptr)
       SVCHECK(kernel(comm, where, device::unpack(voted, s.outPlanes, count, datatype, ob, recvbuff, gate, stream),
                      "unpack"));
@@ -310,7 +336,8 @@ svResult_t runAllReduceSignPacked(CallScope& scope, svComm* comm, const uint32_t
   const uint64_t call = comm->callCount++;
   const CallShape s = planCall(comm, count, true);
   logAlgorithm(comm, where, s);
-  SVCHECK(scope.begin());
+  SVCHECK(scope.begin(call));
+  SVCHECK(scope.agreed(checkCall(comm, where, 2, 0, s, call)));
   if (count > 0) {
     const size_t n32 = divUp(count, 32);
     const VoteParams vp = voteParams(comm, s, call);
@@ -322,7 +349,7 @@ svResult_t runAllReduceSignPacked(CallScope& scope, svComm* comm, const uint32_t
     };
     auto noFused = [&](const uint64_t*, size_t) -> svResult_t { return svSuccess; };
     const uint64_t* voted = nullptr;
-    SVCHECK(exchangeAndVote(comm, where, s, vp, scope.capturing(), stream, fill, false, noFused, &voted));
+    SVCHECK(exchangeAndVote(comm, scope, s, vp, stream, fill, false, noFused, &voted));
     SVCHECK(
         kernel(comm, where, glue::copyBits(voted, recvbits, n32, lastWordMask(count), nullptr, stream), "copyBits"));
   }
@@ -336,11 +363,11 @@ svResult_t runPackSigns(CallScope& scope, svComm* comm, const void* sendbuff, ui
   DeviceGuard guard(d->device);
   SVCHECK(checkDevicePtr(comm, where, sendbuff, "sendbuff"));
   SVCHECK(checkDevicePtr(comm, where, bits, "bits"));
-  SVCHECK(scope.begin());
+  SVCHECK(scope.begin(comm->callCount));
   // Into 64-bit staging, then the caller's 32-bit words (whose buffer may be
   // 4 bytes shorter than whole 64-bit words), gated under SV_NAN_ERROR.
   const size_t words = divUp(count, kWordBits);
-  SVCHECK(ensure(comm, where, d->packed, words * 8, scope.capturing()));
+  SVCHECK(ensure(comm, scope, d->packed, words * 8));
   uint64_t* staging = static_cast<uint64_t*>(d->packed.ptr);
   unsigned long long* c = d->counters;
   const bool nanError = comm->config.nan == SV_NAN_ERROR;
@@ -360,11 +387,11 @@ svResult_t runUnpackSigns(CallScope& scope, svComm* comm, const uint32_t* bits, 
   DeviceGuard guard(d->device);
   SVCHECK(checkDevicePtr(comm, where, bits, "bits"));
   SVCHECK(checkDevicePtr(comm, where, recvbuff, "recvbuff"));
-  SVCHECK(scope.begin());
+  SVCHECK(scope.begin(comm->callCount));
   // Through 64-bit staging: the unpack kernel reads whole 64-bit words, and
   // the caller's buffer holds only ceil(count/32) 32-bit ones.
   const size_t words = divUp(count, kWordBits);
-  SVCHECK(ensure(comm, where, d->packed, words * 8, scope.capturing()));
+  SVCHECK(ensure(comm, scope, d->packed, words * 8));
   uint64_t* staging = static_cast<uint64_t*>(d->packed.ptr);
   SV_CUDACHECK(comm, where, cudaMemcpyAsync(staging, bits, divUp(count, 32) * 4, cudaMemcpyDeviceToDevice, stream));
   const OutputBits ob = outputBits(datatype, comm->config.scale);

@@ -12,9 +12,8 @@
 namespace sv {
 namespace {
 
-// The host transport slot of a device communicator: device communicators
-// move their bytes through DeviceState::transport, so every host operation
-// here is a bug.
+// The host transport slot of a device communicator whose device transport
+// has no host transport below it (NCCL): every host operation here is a bug.
 class DeviceOnlyTransport final : public Transport {
  public:
   DeviceOnlyTransport(int rank, int nranks, const char* name) : name_(name) {
@@ -54,10 +53,15 @@ DeviceState::~DeviceState() {
     if (lastCallRecorded && !aborted) cudaEventSynchronize(lastCall);
     cudaEventDestroy(lastCall);
   }
+  // A failed exchange the transport could not release may still write
+  // into the staging: it stays allocated (leak on purpose).
+  const bool keepStaging = transport && transport->leaking();
   transport.reset();
-  if (packed.ptr) cudaFree(packed.ptr);
-  if (recv.ptr) cudaFree(recv.ptr);
-  if (result.ptr) cudaFree(result.ptr);
+  if (!keepStaging) {
+    if (packed.ptr) cudaFree(packed.ptr);
+    if (recv.ptr) cudaFree(recv.ptr);
+    if (result.ptr) cudaFree(result.ptr);
+  }
   if (counters) cudaFree(counters);
   if (hostRecord) cudaFreeHost(hostRecord);
 }
@@ -117,12 +121,12 @@ void freePinnedNear(const HwTopology* topo, void* p, size_t bytes) {
 }
 
 svResult_t deviceCommCreate(const char* where, std::unique_ptr<DeviceTransport> transport, Config cfg,
-                            svComm_t* out) {
-  // SV_CHECK's signature exchange runs on the host transport, which a
-  // device communicator does not have.
-  if (cfg.check)
+                            svComm_t* out, std::unique_ptr<Transport> host) {
+  // SV_CHECK's signature exchange runs on a host transport, which an NCCL
+  // communicator does not have.
+  if (cfg.check && !host)
     return setError(nullptr, svInvalidUsage, where,
-                    "SV_CHECK / config.check is not supported on device communicators yet; unset it for this one");
+                    "SV_CHECK / config.check is not supported on NCCL communicators yet; unset it for this one");
   std::unique_ptr<DeviceState> d(new (std::nothrow) DeviceState());
   if (!d) return setError(nullptr, svSystemError, where, "out of memory");
   d->device = cfg.device;
@@ -149,7 +153,10 @@ svResult_t deviceCommCreate(const char* where, std::unique_ptr<DeviceTransport> 
           d->nodeRanks.size(), P, rankList(d->nodeRanks).c_str(), nodeName().c_str(), d->device, d->pciBusId,
           d->numaNode, d->topo->numaNodes(), d->topo->loaded() ? "" : " (hwloc topology not loaded)");
   d->transport = std::move(transport);
-  if (cfg.timeout > 0) {
+  // SV_TIMEOUT: a transport that waits on the host waits under the
+  // communicator's timeout itself (host_exchange.h); a stream-ordered one
+  // is followed by the watchdog.
+  if (cfg.timeout > 0 && !d->transport->synchronisesStream()) {
     DeviceState* dp = d.get();
     const double timeout = cfg.timeout;
     dp->watchdog = std::make_unique<Watchdog>(dp->device, timeout, [dp, me, timeout](uint64_t call, double waited) {
@@ -161,9 +168,11 @@ svResult_t deviceCommCreate(const char* where, std::unique_ptr<DeviceTransport> 
       dp->transport->abort();
     });
   }
-  auto host = std::make_unique<DeviceOnlyTransport>(me, P, d->transport->name());
+  if (!host) host = std::make_unique<DeviceOnlyTransport>(me, P, d->transport->name());
   std::vector<int> nodeRanks = d->nodeRanks;
+  DeviceTransport* t = d->transport.get();
   SVCHECK(commCreate(std::move(host), cfg, out, DeviceStatePtr(d.release())));
+  t->bind(*out);
   (*out)->nodeRanks = nodeRanks;
   return svSuccess;
 }

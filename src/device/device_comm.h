@@ -94,15 +94,14 @@ svResult_t cudaFail(svComm* comm, const char* where, cudaError_t e, const char* 
     if (sv_ce_ != cudaSuccess) return ::sv::cudaFail(comm, where, sv_ce_, #call); \
   } while (0)
 
-// Checks and resolves the CUDA device of a new device communicator:
-// `requested` >= 0 must exist; -1 means the current device.
-svResult_t resolveCudaDevice(const char* where, int requested, int* device);
-
 // Builds a device communicator around `transport` (which knows rank and
 // size): topology, counters, events; logs it once at INFO. cfg.device is the
-// resolved CUDA device. On failure nothing is left allocated.
+// resolved CUDA device. `host`: the host transport the device transport
+// runs on, if any (host_exchange.h), which becomes the communicator's
+// transport (its Waiter, notices, SV_CHECK). On failure nothing is left
+// allocated.
 svResult_t deviceCommCreate(const char* where, std::unique_ptr<DeviceTransport> transport, Config cfg,
-                            svComm_t* out);
+                            svComm_t* out, std::unique_ptr<Transport> host = nullptr);
 
 // Pinned host memory near the GPU (the communicator's NUMA node) for the
 // MPI staging path; NULL on failure. Free with freePinnedNear.

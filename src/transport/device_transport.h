@@ -4,8 +4,9 @@
 // operation is enqueued on `stream` after the work already there, and work
 // enqueued after it sees its result, as with NCCL. Implementations:
 // nccl.cc (fully stream-ordered, no host synchronisation, capturable in a
-// CUDA graph) and mpi_device.cc (MPI is not stream-aware: it synchronises
-// the stream before handing buffers to MPI; see synchronisesStream()).
+// CUDA graph) and the engine's src/device/host_exchange.cc, which runs the
+// exchanges on a host transport (MPI; not stream-aware: it synchronises the
+// stream before handing buffers over, see synchronisesStream()).
 #pragma once
 
 #include <stddef.h>
@@ -15,6 +16,8 @@
 #include <vector>
 
 #include "signvote.h"
+
+struct svComm;
 
 namespace sv {
 
@@ -57,6 +60,18 @@ class DeviceTransport {
   // Where host staging should live (MPI staging path): set once at init,
   // before the first operation; the topology outlives the transport.
   virtual void setPlacement(const HwTopology* topo, int numaNode) {}
+
+  // The communicator this transport serves, once it exists (a transport
+  // that waits on the host waits under its SV_TIMEOUT and abort flag).
+  virtual void bind(svComm* comm) {}
+
+  // The collective call whose operations follow (entry name for errors,
+  // call number for message tags).
+  virtual void beginCall(const char* where, uint64_t call) {}
+
+  // True once a failed exchange could not be released: the device staging
+  // it may still write must outlive the communicator.
+  virtual bool leaking() const { return false; }
 
   // Bytes handed over for other ranks since creation.
   uint64_t bytesSent() const { return bytesSent_; }

@@ -12,7 +12,6 @@
 #include <tuple>
 #include <vector>
 
-#include "comm.h"
 #include "debug.h"
 #include "transport/p2p.h"
 
@@ -240,14 +239,8 @@ void loopbackFailSends(const std::shared_ptr<LoopbackWorld>& world, int rank, lo
 }
 size_t loopbackPostedRecvs(const std::shared_ptr<LoopbackWorld>& world, int rank) { return world->postedRecvs(rank); }
 
-svResult_t commInitLoopback(const std::shared_ptr<LoopbackWorld>& world, int rank, const svConfig_t* config,
-                            svComm_t* comm) {
-  if (comm == nullptr) return setError(nullptr, svInvalidArgument, "commInitLoopback", "comm is NULL");
-  Config cfg;
-  char err[kErrorLineMax];
-  if (resolveConfig(config, &cfg, err, sizeof(err)) != svSuccess)
-    return setError(nullptr, svInvalidArgument, "commInitLoopback", "%s", err);
-  return commCreate(std::make_unique<LoopbackTransport>(world, rank), cfg, comm);
+std::unique_ptr<Transport> makeLoopbackTransport(const std::shared_ptr<LoopbackWorld>& world, int rank) {
+  return std::make_unique<LoopbackTransport>(world, rank);
 }
 
 }  // namespace sv

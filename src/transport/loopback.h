@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "signvote.h"
+#include "transport/transport.h"
 
 namespace sv {
 
@@ -15,7 +16,13 @@ class LoopbackWorld;
 // (SharedGather), as MPI communicators on one node do; else messages only.
 std::shared_ptr<LoopbackWorld> makeLoopbackWorld(int nranks, bool sharedMemory = false);
 
-// Create rank `rank`'s communicator of the world (no communication needed).
+// Rank `rank`'s transport of the world (no communication needed).
+std::unique_ptr<Transport> makeLoopbackTransport(const std::shared_ptr<LoopbackWorld>& world, int rank);
+
+// Rank `rank`'s communicator of the world (src/comm_loopback.cc). With
+// config.device >= 0, a device communicator on that CUDA device whose
+// exchanges run on the loopback transport (host_exchange.h); config
+// mpiCudaAware = 1 hands it device pointers, else host staging.
 svResult_t commInitLoopback(const std::shared_ptr<LoopbackWorld>& world, int rank, const svConfig_t* config,
                             svComm_t* comm);
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 // MPI transport: point-to-point messages on a duplicate of the user's
 // communicator, with MPI_ERRORS_RETURN so a failure becomes a result code.
+// The one MPI implementation: host communicators use it directly, device
+// communicators over MPI through src/device/host_exchange.h.
 // Only point-to-point requests, so each can be cancelled or released after
 // a failure (p2p.h). When every rank is on one node, small all-gathers go
 // through memory they all map instead (shared_gather.h; SV_SHM=0: not).
@@ -23,25 +25,24 @@
 #include <thread>
 #include <vector>
 
-#include "comm.h"
-#include "debug.h"
-#include "signvote_mpi.h"
-#include "topology.h"
-#include "topology_mpi.h"
-#include "transport/p2p.h"
-#if SV_WITH_DEVICE
-#include "transport/mpi_device.h"
+#if __has_include(<mpi-ext.h>)
+#include <mpi-ext.h>
 #endif
 
-namespace sv {
-namespace {
+#include "debug.h"
+#include "transport/mpi.h"
+#include "transport/p2p.h"
 
-svResult_t mpiError(int rc, const char* what, svResult_t code = svSystemError) {
+namespace sv {
+
+svResult_t mpiError(int rc, const char* what, svResult_t code) {
   char msg[MPI_MAX_ERROR_STRING];
   int len = 0;
   MPI_Error_string(rc, msg, &len);
   return setError(nullptr, code, "MPI transport", "%s failed: %s", what, msg);
 }
+
+namespace {
 
 // Open MPI 4.x begins MPI_Finalize with a PMIx fence over every process of
 // the job. With PMIx 4.2 (Debian 12's Open MPI 4.1.4) that fence never
@@ -157,6 +158,7 @@ class MpiTransport final : public P2PTransport<MPI_Request> {
     if (!leaking()) MPI_Comm_free(&comm_);
   }
   const char* name() const override { return "MPI"; }
+  bool sharesMemory() const { return shared_ != nullptr; }
 
   bool hasNotices() const override { return true; }
   void sendNotice(int peer, const void* msg, size_t bytes) override {
@@ -275,59 +277,23 @@ class MpiTransport final : public P2PTransport<MPI_Request> {
 };
 
 }  // namespace
+
+std::unique_ptr<Transport> makeMpiTransport(MPI_Comm comm, bool sharedGathers) {
+  int nranks = 0;
+  MPI_Comm_size(comm, &nranks);
+  auto segment = SharedSegment::map(comm, SharedGather::segmentBytes(nranks), sharedGathers && nranks > 1);
+  return std::make_unique<MpiTransport>(comm, std::move(segment));
+}
+
+bool mpiTransportSharesMemory(const Transport& t) { return static_cast<const MpiTransport&>(t).sharesMemory(); }
+
+int mpiCudaSupport() {
+#if defined(MPIX_CUDA_AWARE_SUPPORT) && MPIX_CUDA_AWARE_SUPPORT
+  return MPIX_Query_cuda_support();
+#else
+  return -1;
+#endif
+}
+
 }  // namespace sv
 
-extern "C" svResult_t svCommInitMPI(svComm_t* comm, MPI_Comm mpiComm, svConfig_t* config) {
-  using namespace sv;
-  if (comm == nullptr) return setError(nullptr, svInvalidArgument, "svCommInitMPI", "comm is NULL");
-  int initialized = 0, finalized = 0;
-  MPI_Initialized(&initialized);
-  MPI_Finalized(&finalized);
-  if (!initialized || finalized)
-    return setError(nullptr, svInvalidUsage, "svCommInitMPI", "MPI is not initialized (call MPI_Init first)");
-  if (mpiComm == MPI_COMM_NULL)
-    return setError(nullptr, svInvalidArgument, "svCommInitMPI", "mpiComm is MPI_COMM_NULL");
-  // Resolve the config before any collective, so a bad config fails alone.
-  Config cfg;
-  char err[kErrorLineMax];
-  if (resolveConfig(config, &cfg, err, sizeof(err)) != svSuccess)
-    return setError(nullptr, svInvalidArgument, "svCommInitMPI", "%s", err);
-  // A device communicator only when asked for (config.device / SV_DEVICE >=
-  // 0): existing callers pass host pointers (docs/gpu.md).
-  if (cfg.device != SV_DEVICE_HOST) {
-#if SV_WITH_DEVICE
-    return deviceInitMpi(mpiComm, cfg, comm);
-#else
-    return setError(nullptr, svInvalidUsage, "svCommInitMPI",
-                    "config.device / SV_DEVICE = %d: signvote was built without CUDA (host communicators only)",
-                    cfg.device);
-#endif
-  }
-  // SV_SHM (env only): 1 (default) small all-gathers through shared memory
-  // when every rank is on this node; 0 messages only (an emulated network
-  // between ranks of one machine, perf/netem/netem.sh, must not be skipped).
-  bool shm = true;
-  if (const char* env = getenv("SV_SHM")) {
-    if (!strcmp(env, "0") || !strcasecmp(env, "off")) {
-      shm = false;
-    } else if (strcmp(env, "1") != 0 && strcasecmp(env, "on") != 0) {
-      return setError(nullptr, svInvalidArgument, "svCommInitMPI", "SV_SHM=%.40s is not understood (0, 1)", env);
-    }
-  }
-  MPI_Comm dup = MPI_COMM_NULL;
-  int rc = MPI_Comm_dup(mpiComm, &dup);
-  if (rc != MPI_SUCCESS) return mpiError(rc, "MPI_Comm_dup");
-  MPI_Comm_set_errhandler(dup, MPI_ERRORS_RETURN);
-  std::vector<int> nodeRanks = nodeRanksMpi(dup);  // topology (collective, like the dup)
-  int nranks = 0;
-  MPI_Comm_size(dup, &nranks);
-  const bool oneNode = static_cast<int>(nodeRanks.size()) == nranks;
-  auto segment = SharedSegment::map(dup, SharedGather::segmentBytes(nranks), shm && oneNode && nranks > 1);
-  const bool shared = segment != nullptr;
-  SVCHECK(commCreate(std::make_unique<MpiTransport>(dup, std::move(segment)), cfg, comm));
-  (*comm)->nodeRanks = nodeRanks;
-  SV_INFO((*comm)->rank, "topology: %zu of %d ranks on this node (%s), %s; small all-gathers %s", nodeRanks.size(),
-          (*comm)->nranks, rankList(nodeRanks).c_str(), nodeName().c_str(),
-          shared ? "through shared memory (SV_SHM=0: messages)" : "by messages");
-  return svSuccess;
-}

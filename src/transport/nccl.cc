@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // NCCL transport of device communicators: an all-to-all and ncclAllGather on
 // bytes, enqueued on the caller's stream. Fully stream-ordered: no host
-// synchronisation, so calls can be captured into CUDA graphs. Also the
-// NCCL-based init calls.
+// synchronisation, so calls can be captured into CUDA graphs. The NCCL
+// communicator is made or wrapped here; the signvote communicator around
+// it by the engine (src/device/comm_nccl.cc).
 //
 // Any NCCL from 2.18 on: libsignvote.so links no NCCL symbol newer than
 // 2.18 (ctest nccl_symbols checks), since a process may load an older NCCL
@@ -16,11 +17,9 @@
 
 #include <atomic>
 
-#include "comm.h"
 #include "debug.h"
-#include "device/device_comm.h"
-#include "signvote_nccl.h"
-#include "transport/device_transport.h"
+#include "topology.h"
+#include "transport/nccl.h"
 
 static_assert(sizeof(svUniqueId) == sizeof(ncclUniqueId), "svUniqueId must be an ncclUniqueId");
 
@@ -156,73 +155,34 @@ class NcclTransport final : public DeviceTransport {
   std::atomic<bool> gone_{false};
 };
 
-// The config of an NCCL-based init: device communicators only.
-svResult_t ncclConfig(const char* where, svConfig_t* config, Config* cfg) {
-  char err[kErrorLineMax];
-  if (resolveConfig(config, cfg, err, sizeof(err)) != svSuccess)
-    return setError(nullptr, svInvalidArgument, where, "%s", err);
-  if (cfg->deviceSet && cfg->device == SV_DEVICE_HOST)
-    return setError(nullptr, svInvalidArgument, where,
-                    "config.device / SV_DEVICE = -1 (host): NCCL communicators are device communicators");
-  return svSuccess;
-}
 
 }  // namespace
-}  // namespace sv
 
-using namespace sv;
-
-extern "C" {
-
-svResult_t svGetUniqueId(svUniqueId* uniqueId) {
-  if (uniqueId == nullptr) return setError(nullptr, svInvalidArgument, "svGetUniqueId", "uniqueId is NULL");
-  ncclUniqueId id;
-  ncclResult_t r = ncclGetUniqueId(&id);
+svResult_t ncclNewUniqueId(svUniqueId* id) {
+  ncclUniqueId nid;
+  ncclResult_t r = ncclGetUniqueId(&nid);
   if (r != ncclSuccess) return ncclFail(r, nullptr, "ncclGetUniqueId");
-  memcpy(uniqueId->internal, id.internal, sizeof(id.internal));
+  memcpy(id->internal, nid.internal, sizeof(nid.internal));
   return svSuccess;
 }
 
-svResult_t svCommInitRankConfig(svComm_t* comm, int nranks, svUniqueId commId, int rank, svConfig_t* config) {
-  static const char* where = "svCommInitRankConfig";
-  if (comm == nullptr) return setError(nullptr, svInvalidArgument, where, "comm is NULL");
-  if (nranks < 1) return setError(nullptr, svInvalidArgument, where, "nranks is %d", nranks);
-  if (rank < 0 || rank >= nranks)
-    return setError(nullptr, svInvalidArgument, where, "rank %d is not in [0, %d)", rank, nranks);
-  Config cfg;
-  SVCHECK(ncclConfig(where, config, &cfg));
-  int device = -1;
-  SVCHECK(resolveCudaDevice(where, cfg.deviceSet ? cfg.device : -1, &device));
-  cfg.device = device;
-  DeviceGuard guard(device);  // NCCL binds the communicator to the current device
-  ncclUniqueId id;
-  memcpy(id.internal, commId.internal, sizeof(id.internal));
+svResult_t makeNcclTransport(int nranks, const svUniqueId& id, int rank, std::unique_ptr<DeviceTransport>* out) {
+  ncclUniqueId nid;
+  memcpy(nid.internal, id.internal, sizeof(nid.internal));
   ncclComm_t nc = nullptr;
-  ncclResult_t r = ncclCommInitRank(&nc, nranks, id, rank);
+  ncclResult_t r = ncclCommInitRank(&nc, nranks, nid, rank);
   if (r != ncclSuccess) return ncclFail(r, nullptr, "ncclCommInitRank");
-  return deviceCommCreate(where, std::make_unique<NcclTransport>(nc, true, rank, nranks), cfg, comm);
+  *out = std::make_unique<NcclTransport>(nc, true, rank, nranks);
+  return svSuccess;
 }
 
-svResult_t svCommInitRank(svComm_t* comm, int nranks, svUniqueId commId, int rank) {
-  return svCommInitRankConfig(comm, nranks, commId, rank, nullptr);
+svResult_t wrapNcclTransport(ncclComm_t comm, int* device, std::unique_ptr<DeviceTransport>* out) {
+  int rank = 0, nranks = 0;
+  SV_NCCLCHECK(comm, ncclCommCuDevice(comm, device));
+  SV_NCCLCHECK(comm, ncclCommUserRank(comm, &rank));
+  SV_NCCLCHECK(comm, ncclCommCount(comm, &nranks));
+  *out = std::make_unique<NcclTransport>(comm, false, rank, nranks);
+  return svSuccess;
 }
 
-svResult_t svCommInitFromNccl(svComm_t* comm, ncclComm_t ncclComm, svConfig_t* config) {
-  static const char* where = "svCommInitFromNccl";
-  if (comm == nullptr) return setError(nullptr, svInvalidArgument, where, "comm is NULL");
-  if (ncclComm == nullptr) return setError(nullptr, svInvalidArgument, where, "ncclComm is NULL");
-  Config cfg;
-  SVCHECK(ncclConfig(where, config, &cfg));
-  int device = -1, rank = 0, nranks = 0;
-  SV_NCCLCHECK(ncclComm, ncclCommCuDevice(ncclComm, &device));
-  SV_NCCLCHECK(ncclComm, ncclCommUserRank(ncclComm, &rank));
-  SV_NCCLCHECK(ncclComm, ncclCommCount(ncclComm, &nranks));
-  if (cfg.deviceSet && cfg.device != device)
-    return setError(nullptr, svInvalidArgument, where,
-                    "config.device / SV_DEVICE = %d, but the NCCL communicator is on cuda:%d", cfg.device, device);
-  cfg.device = device;
-  DeviceGuard guard(device);
-  return deviceCommCreate(where, std::make_unique<NcclTransport>(ncclComm, false, rank, nranks), cfg, comm);
-}
-
-}  // extern "C"
+}  // namespace sv

@@ -126,6 +126,10 @@ inline svResult_t Transport::testFor(Request* req, double seconds, bool* done) {
   return svSuccess;
 }
 
+// Keeps an object alive (and reachable, for leak checkers) until exit: what
+// a transport may still write into after a failure (defined in comm.cc).
+void keepForever(std::shared_ptr<void> p);
+
 // Tags of the operations the algorithm issues (see Transport::allToAllv),
 // with bits the engine adds so that ranks out of step never match each
 // other's messages silently: the call's parity (a rank that ran ahead into

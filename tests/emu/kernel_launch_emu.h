@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "bitlogic.h"
-#include "datatype.h"
 #include "kernel_bodies.h"
 
 #ifndef SV_EMU_REQUIRE

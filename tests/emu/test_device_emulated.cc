@@ -75,6 +75,7 @@ struct RankCtx {
   cudaStream_t stream = nullptr;
   Failures* fail = nullptr;
   std::vector<uint64_t>* hashes = nullptr;  // one per checked call, compared across ranks after
+  std::shared_ptr<sv::LoopbackWorld> devWorld;  // the device communicators' transport, when over a host one
 };
 
 struct Policy {
@@ -92,14 +93,21 @@ svConfig_t makeConfig(const Policy& p, int device, int nan) {
   return c;
 }
 
-// P thread-ranks, each with a device communicator (emulated NCCL, device 0)
-// and a host one (loopback) of the same config; body(ctx) runs on each.
+// How the device communicators of runRanks move their bytes: the emulated
+// NCCL, or the host exchange (src/device/host_exchange.h) on a loopback
+// transport, through host staging or with device pointers (as MPI does).
+enum class DevVia { kNccl, kHostStaged, kHostDevicePointers };
+
+// P thread-ranks, each with a device communicator (rank r on device r) and
+// a host one (loopback) of the same config; body(ctx) runs on each.
 // Returns after every rank is done and both communicators are destroyed.
 void runRanks(int P, const svConfig_t& devCfg, const svConfig_t& hostCfg, Failures* fail,
-              const std::function<void(RankCtx&)>& body, std::vector<std::vector<uint64_t>>* hashes = nullptr) {
+              const std::function<void(RankCtx&)>& body, std::vector<std::vector<uint64_t>>* hashes = nullptr,
+              DevVia via = DevVia::kNccl) {
   svUniqueId id;
   REQUIRE(svGetUniqueId(&id) == svSuccess);
   auto world = sv::makeLoopbackWorld(P);
+  auto devWorld = sv::makeLoopbackWorld(P);
   if (hashes) hashes->assign(P, {});
   std::vector<std::thread> ts;
   for (int r = 0; r < P; ++r)
@@ -112,7 +120,15 @@ void runRanks(int P, const svConfig_t& devCfg, const svConfig_t& hostCfg, Failur
       svConfig_t dc = devCfg, hc = hostCfg;
       RANK_CHECK(cudaSetDevice(r) == cudaSuccess, "cudaSetDevice");  // one device a rank, as NCCL requires
       RANK_CHECK(cudaStreamCreateWithFlags(&ctx.stream, cudaStreamNonBlocking) == cudaSuccess, "stream");
-      const svResult_t rd = svCommInitRankConfig(&ctx.dev, P, id, r, &dc);
+      svResult_t rd;
+      if (via == DevVia::kNccl) {
+        rd = svCommInitRankConfig(&ctx.dev, P, id, r, &dc);
+      } else {
+        dc.device = r;
+        dc.mpiCudaAware = via == DevVia::kHostDevicePointers ? 1 : 0;
+        rd = sv::commInitLoopback(devWorld, r, &dc, &ctx.dev);
+        ctx.devWorld = devWorld;
+      }
       const svResult_t rh = sv::commInitLoopback(world, r, &hc, &ctx.host);
       RANK_CHECK(rd == svSuccess && rh == svSuccess, "init: %s", svGetLastError(nullptr));
       if (rd == svSuccess && rh == svSuccess) body(ctx);
@@ -257,7 +273,7 @@ void checkPackedCalls(RankCtx& ctx, const Policy& pol, size_t nbits, uint64_t se
 const size_t kSizes[] = {0, 1, 31, 64, 65, 1000, 4097, 70001};
 constexpr size_t kPastVoteGrid = 270001;
 
-void engineCase(int P, int algo) {
+void engineCase(int P, int algo, DevVia via = DevVia::kNccl) {
   const Policy policies[] = {
       {SV_TIE_POSITIVE, SV_ZERO_POSITIVE, algo}, {SV_TIE_ZERO, SV_ZERO_POSITIVE, algo},
       {SV_TIE_RANDOM, SV_ZERO_POSITIVE, algo},   {SV_TIE_POSITIVE, SV_ZERO_ABSTAIN, algo},
@@ -278,7 +294,7 @@ void engineCase(int P, int algo) {
                checkAllReduce(ctx, pol, svFloat32, kPastVoteGrid, false, ++seed);
                for (size_t nb : {1ul, 33ul, 64ul, 1000ul, 70001ul}) checkPackedCalls(ctx, pol, nb, ++seed);
              },
-             &hashes);
+             &hashes, via);
     fail.check();
   }
 }
@@ -304,6 +320,25 @@ SV_ENGINE_CASES(5)
 SV_ENGINE_CASES(6)
 SV_ENGINE_CASES(7)
 SV_ENGINE_CASES(8)
+
+// The same engine with its exchanges on a host transport (as MPI device
+// communicators run): both algorithms, every policy.
+#define SV_HOST_EXCHANGE_CASES(P)                                                                                \
+  TEST_CASE("device engine over a host transport (emulated) equals the host engine: P=" #P " host staging",      \
+            "[device-emulated][engine][host-exchange]") {                                                        \
+    engineCase(P, SV_ALGO_ALLTOALL, DevVia::kHostStaged);                                                        \
+    engineCase(P, SV_ALGO_ALLGATHER, DevVia::kHostStaged);                                                       \
+  }                                                                                                              \
+  TEST_CASE("device engine over a host transport (emulated) equals the host engine: P=" #P " device pointers",   \
+            "[device-emulated][engine][host-exchange]") {                                                        \
+    engineCase(P, SV_ALGO_ALLTOALL, DevVia::kHostDevicePointers);                                                \
+    engineCase(P, SV_ALGO_ALLGATHER, DevVia::kHostDevicePointers);                                               \
+  }
+SV_HOST_EXCHANGE_CASES(1)
+SV_HOST_EXCHANGE_CASES(2)
+SV_HOST_EXCHANGE_CASES(3)
+SV_HOST_EXCHANGE_CASES(5)
+SV_HOST_EXCHANGE_CASES(8)
 
 // ---- Beyond the vote: errors, graphs, streams, wrapping ----------------------
 namespace {
@@ -660,7 +695,7 @@ TEST_CASE("device engine (emulated): an NCCL failure fails the communicator; svC
   }
 }
 
-TEST_CASE("device engine (emulated): SV_CHECK on a device communicator is refused at init",
+TEST_CASE("device engine (emulated): SV_CHECK on an NCCL communicator is refused at init",
           "[device-emulated][api]") {
   svUniqueId id;
   REQUIRE(svGetUniqueId(&id) == svSuccess);
@@ -802,5 +837,174 @@ TEST_CASE("device engine (emulated): hot path: runtime calls and stream operatio
     INFO("P=" << c.P << " algorithm " << c.algo);
     CHECK(perCall.streamOps <= (c.algo == SV_ALGO_ALLTOALL ? 10u : 8u));
     CHECK(perCall.apiCalls <= 30u);
+  }
+}
+
+// ---- Failures on a device communicator over a host transport -----------------
+// The host exchange waits with the host engine's Waiter: the host path's
+// failure contract (docs/reliability.md) holds for device communicators over
+// MPI. Each case below is the twin of a host-path fault test.
+namespace {
+
+svConfig_t hostExchangeConfig(double timeout) {
+  svConfig_t c = makeConfig(kDefault, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO);
+  c.timeout = timeout;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("device engine over a host transport (emulated): SV_TIMEOUT fails the call, names the silent rank and "
+          "fails the communicator",
+          "[device-emulated][faults][host-exchange]") {
+  for (DevVia via : {DevVia::kHostStaged, DevVia::kHostDevicePointers}) {
+    INFO("device pointers " << (via == DevVia::kHostDevicePointers));
+    Failures fail;
+    std::atomic<int> finished{0};
+    runRanks(3, hostExchangeConfig(0.3), makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_AS_ZERO), &fail,
+             [&](RankCtx& ctx) {
+               if (ctx.rank == 2) {  // never calls: its peers' exchange waits for it
+                 while (finished.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+                 return;
+               }
+               const size_t n = 1000;
+               float* d = nullptr;
+               cudaMalloc(reinterpret_cast<void**>(&d), 2 * n * 4);
+               cudaMemset(d + n, 0x5A, n * 4);
+               const svResult_t rc = svAllReduceSign(d, d + n, n, svFloat32, ctx.dev, ctx.stream);
+               RANK_CHECK(rc == svTimeout, "returned %d, expected svTimeout: %s", rc, svGetLastError(ctx.dev));
+               const std::string msg = svGetLastError(ctx.dev);
+               RANK_CHECK(msg.find("2") != std::string::npos && msg.find("SV_TIMEOUT") != std::string::npos,
+                          "the message does not name rank 2: %s", msg.c_str());
+               RANK_CHECK(cudaStreamSynchronize(ctx.stream) == cudaSuccess, "stream after the timeout");
+               std::vector<unsigned char> out(n * 4);
+               cudaMemcpy(out.data(), d + n, n * 4, cudaMemcpyDeviceToHost);
+               bool untouched = true;
+               for (unsigned char b : out) untouched &= b == 0x5A;
+               RANK_CHECK(untouched, "recvbuff written by a call that timed out");
+               const svResult_t again = svAllReduceSign(d, d + n, n, svFloat32, ctx.dev, ctx.stream);
+               RANK_CHECK(again == svTimeout, "the next call returned %d, expected the failed communicator's svTimeout",
+                          again);
+               cudaFree(d);
+               finished.fetch_add(1);
+             },
+             nullptr, via);
+    fail.check();
+  }
+}
+
+TEST_CASE("device engine over a host transport (emulated): svCommAbort from another thread frees a call stuck in "
+          "an exchange",
+          "[device-emulated][faults][host-exchange]") {
+  Failures fail;
+  std::atomic<bool> done{false};
+  runRanks(2, hostExchangeConfig(0), makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_AS_ZERO), &fail,
+           [&](RankCtx& ctx) {
+             if (ctx.rank == 1) {  // never calls
+               while (!done.load()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+               return;
+             }
+             const size_t n = 4096;
+             float* d = nullptr;
+             cudaMalloc(reinterpret_cast<void**>(&d), 2 * n * 4);
+             svComm_t comm = ctx.dev;
+             std::thread aborter([comm] {
+               std::this_thread::sleep_for(std::chrono::milliseconds(200));
+               svCommAbort(comm);
+             });
+             const auto t0 = std::chrono::steady_clock::now();
+             const svResult_t rc = svAllReduceSign(d, d + n, n, svFloat32, ctx.dev, ctx.stream);
+             const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+             aborter.join();
+             ctx.dev = nullptr;  // aborted: destroyed by svCommAbort
+             RANK_CHECK(rc == svRemoteError, "returned %d after %.2f s, expected svRemoteError", rc, s);
+             cudaStreamSynchronize(ctx.stream);
+             cudaFree(d);
+             done.store(true);
+           },
+           nullptr, DevVia::kHostStaged);
+  fail.check();
+}
+
+TEST_CASE("device engine over a host transport (emulated): a send that fails fails the call; the peers learn it "
+          "from the notice and nothing stays aimed at staging",
+          "[device-emulated][faults][host-exchange]") {
+  for (DevVia via : {DevVia::kHostStaged, DevVia::kHostDevicePointers}) {
+    INFO("device pointers " << (via == DevVia::kHostDevicePointers));
+    Failures fail;
+    // The timeout is far: the peers must learn of the failure from rank 1.
+    runRanks(3, hostExchangeConfig(60), makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_AS_ZERO), &fail,
+             [&](RankCtx& ctx) {
+               const size_t n = 1000;
+               float* d = nullptr;
+               cudaMalloc(reinterpret_cast<void**>(&d), 2 * n * 4);
+               cudaMemset(d + n, 0x5A, n * 4);
+               if (ctx.rank == 1) sv::loopbackFailSends(ctx.devWorld, 1, 0);
+               const auto t0 = std::chrono::steady_clock::now();
+               const svResult_t rc = svAllReduceSign(d, d + n, n, svFloat32, ctx.dev, ctx.stream);
+               const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+               const std::string msg = svGetLastError(ctx.dev);
+               if (ctx.rank == 1) {
+                 RANK_CHECK(rc == svSystemError && msg.find("injected") != std::string::npos, "rank 1: %d %s", rc,
+                            msg.c_str());
+               } else {
+                 RANK_CHECK(rc != svSuccess, "succeeded without rank 1's data");
+                 RANK_CHECK(msg.find("rank 1 failed its call") != std::string::npos, "message: %s", msg.c_str());
+                 RANK_CHECK(s < 30, "took %.1f s: waited for the timeout instead of rank 1's notice", s);
+               }
+               cudaStreamSynchronize(ctx.stream);
+               std::vector<unsigned char> out(n * 4);
+               cudaMemcpy(out.data(), d + n, n * 4, cudaMemcpyDeviceToHost);
+               bool untouched = true;
+               for (unsigned char b : out) untouched &= b == 0x5A;
+               RANK_CHECK(untouched, "recvbuff written by a failed call");
+               RANK_CHECK(sv::loopbackPostedRecvs(ctx.devWorld, ctx.rank) == 0, "receives left posted");
+               const svResult_t again = svAllReduceSign(d, d + n, n, svFloat32, ctx.dev, ctx.stream);
+               RANK_CHECK(again == rc, "the next call returned %d, expected the failed communicator's %d", again, rc);
+               cudaFree(d);
+             },
+             nullptr, via);
+    fail.check();
+  }
+}
+
+TEST_CASE("device engine over a host transport (emulated): SV_CHECK names a count mismatch on every rank and keeps "
+          "the communicator usable",
+          "[device-emulated][api][host-exchange]") {
+  for (DevVia via : {DevVia::kHostStaged, DevVia::kHostDevicePointers}) {
+    INFO("device pointers " << (via == DevVia::kHostDevicePointers));
+    svConfig_t dc = hostExchangeConfig(30);
+    dc.check = 1;
+    Failures fail;
+    runRanks(3, dc, makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_AS_ZERO), &fail,
+             [&](RankCtx& ctx) {
+               const size_t n = 1000;
+               float* d = nullptr;
+               cudaMalloc(reinterpret_cast<void**>(&d), 2 * n * 4);
+               cudaMemset(d + n, 0x5A, n * 4);
+               const size_t mine = ctx.rank == 2 ? n - 1 : n;  // rank 2 disagrees
+               const svResult_t rc = svAllReduceSign(d, d + n, mine, svFloat32, ctx.dev, ctx.stream);
+               RANK_CHECK(rc == svInvalidUsage, "mismatched call returned %d: %s", rc, svGetLastError(ctx.dev));
+               RANK_CHECK(strstr(svGetLastError(ctx.dev), "count") != nullptr, "message: %s", svGetLastError(ctx.dev));
+               cudaStreamSynchronize(ctx.stream);
+               std::vector<unsigned char> out(n * 4);
+               cudaMemcpy(out.data(), d + n, n * 4, cudaMemcpyDeviceToHost);
+               bool untouched = true;
+               for (unsigned char b : out) untouched &= b == 0x5A;
+               RANK_CHECK(untouched, "recvbuff written by a refused call");
+               std::vector<float> in = hostFloats(n, 77, ctx.rank), want(n), got(n);
+               cudaMemcpy(d, in.data(), n * 4, cudaMemcpyHostToDevice);
+               // The host communicator has made no call: align its call
+               // number (random ties are not in play, but keep them equal).
+               RANK_CHECK(svAllReduceSign(in.data(), want.data(), n, svFloat32, ctx.host, nullptr) == svSuccess, "host");
+               RANK_CHECK(svAllReduceSign(d, d + n, n, svFloat32, ctx.dev, ctx.stream) == svSuccess,
+                          "a matching call after the refused one: %s", svGetLastError(ctx.dev));
+               cudaStreamSynchronize(ctx.stream);
+               cudaMemcpy(got.data(), d + n, n * 4, cudaMemcpyDeviceToHost);
+               RANK_CHECK(got == want, "the call after the refused one differs from the host engine");
+               cudaFree(d);
+             },
+             nullptr, via);
+    fail.check();
   }
 }

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "comm.h"
+#include "config.h"
 #include "topology.h"
 #include "transport/loopback.h"
 #include "unit_reference.h"
@@ -103,14 +105,31 @@ TEST_CASE("svCommGetAsyncError: svSuccess on a host communicator, checks its arg
   CHECK(svCommGetAsyncError(c, &async) == svInvalidUsage);  // destroyed
 }
 
-TEST_CASE("a host-only init refuses a device config instead of making a host comm", "[device][api]") {
+TEST_CASE("a host communicator is never made from a device config", "[device][api]") {
   auto world = sv::makeLoopbackWorld(1);
-  svConfig_t cfg = SV_CONFIG_INITIALIZER;
+  sv::Config cfg;
   cfg.device = 0;
   svComm_t c = nullptr;
-  CHECK(sv::commInitLoopback(world, 0, &cfg, &c) == svInvalidUsage);
+  CHECK(sv::commCreate(sv::makeLoopbackTransport(world, 0), cfg, &c) == svInvalidUsage);
   CHECK_LAST_ERROR_MENTIONS(nullptr, "host communicators only");
   CHECK(c == nullptr);
+  // Through an init: a device communicator over the loopback transport, or
+  // a specific error where there is no device (or no CUDA in the build).
+  svConfig_t ucfg = SV_CONFIG_INITIALIZER;
+  ucfg.device = 0;
+  const svResult_t rc = sv::commInitLoopback(world, 0, &ucfg, &c);
+  if (rc == svSuccess) {
+    int dev = -1;
+    CHECK(svCommCuDevice(c, &dev) == svSuccess);
+    CHECK(dev == 0);
+    CHECK(svCommDestroy(c) == svSuccess);
+  } else {
+    CHECK((rc == svUnhandledCudaError || rc == svInvalidUsage));
+    CHECK(c == nullptr);
+    const std::string e = svGetLastError(nullptr);
+    INFO(e);
+    CHECK((ref::containsNoCase(e, "no CUDA device") || ref::containsNoCase(e, "without CUDA")));
+  }
 }
 
 #if !defined(SV_WITH_NCCL)
