@@ -26,16 +26,6 @@
 namespace sv {
 namespace {
 
-svResult_t cudaErr(cudaError_t e, const char* what) {
-  cudaGetLastError();
-  return setError(nullptr, svUnhandledCudaError, "host exchange", "%s failed: %s", what, cudaGetErrorString(e));
-}
-#define SV_HX_CUDA(call)                              \
-  do {                                                \
-    cudaError_t e_ = (call);                          \
-    if (e_ != cudaSuccess) return cudaErr(e_, #call); \
-  } while (0)
-
 class HostExchangeTransport final : public DeviceTransport {
  public:
   HostExchangeTransport(Transport* host, bool devicePointers, std::vector<int> nodeRanks)
@@ -105,14 +95,14 @@ class HostExchangeTransport final : public DeviceTransport {
 // stream's earlier work must be done. Refused under capture.
 svResult_t HostExchangeTransport::begin(cudaStream_t stream) {
   cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
-  SV_HX_CUDA(cudaStreamIsCapturing(stream, &st));
+  SV_CUDACHECK(nullptr, name(), cudaStreamIsCapturing(stream, &st));
   if (st != cudaStreamCaptureStatusNone)
     return setError(nullptr, svInvalidUsage, name_.c_str(),
                     "a host transport is not stream-aware and blocks the host: it cannot be captured into a CUDA "
                     "graph (use an NCCL communicator)");
   // The previous exchange's copy out of hostRecv_ must be done before
   // anything overwrites it (it may have been on another stream).
-  if (h2dRecorded_) SV_HX_CUDA(cudaEventSynchronize(h2dDone_));
+  if (h2dRecorded_) SV_CUDACHECK(nullptr, name(), cudaEventSynchronize(h2dDone_));
   return svSuccess;
 }
 
@@ -130,18 +120,18 @@ svResult_t HostExchangeTransport::exchange(bool allToAll, const void* send, void
   if (devicePointers_) {
     // This rank's block travels on the stream, not through the transport.
     const void* own = allToAll ? sendFrom + bytes * me : send;
-    if (own != mine) SV_HX_CUDA(cudaMemcpyAsync(mine, own, bytes, cudaMemcpyDeviceToDevice, stream));
-    SV_HX_CUDA(cudaStreamSynchronize(stream));
+    if (own != mine) SV_CUDACHECK(nullptr, name(), cudaMemcpyAsync(mine, own, bytes, cudaMemcpyDeviceToDevice, stream));
+    SV_CUDACHECK(nullptr, name(), cudaStreamSynchronize(stream));
   } else {
     SVCHECK(reservePinned(total));
     recvInto = static_cast<char*>(hostRecv_);
     if (allToAll) {
-      SV_HX_CUDA(cudaMemcpyAsync(hostSend_, send, total, cudaMemcpyDeviceToHost, stream));
+      SV_CUDACHECK(nullptr, name(), cudaMemcpyAsync(hostSend_, send, total, cudaMemcpyDeviceToHost, stream));
       sendFrom = static_cast<const char*>(hostSend_);
     } else {
-      SV_HX_CUDA(cudaMemcpyAsync(recvInto + bytes * me, send, bytes, cudaMemcpyDeviceToHost, stream));
+      SV_CUDACHECK(nullptr, name(), cudaMemcpyAsync(recvInto + bytes * me, send, bytes, cudaMemcpyDeviceToHost, stream));
     }
-    SV_HX_CUDA(cudaStreamSynchronize(stream));
+    SV_CUDACHECK(nullptr, name(), cudaStreamSynchronize(stream));
   }
   size_t* sendBytes = sizes_.data();
   size_t* sendOffs = sendBytes + P;
@@ -174,9 +164,9 @@ svResult_t HostExchangeTransport::exchange(bool allToAll, const void* send, void
     return rc;
   }
   if (!devicePointers_) {
-    SV_HX_CUDA(cudaMemcpyAsync(recv, hostRecv_, total, cudaMemcpyHostToDevice, stream));
-    if (h2dDone_ == nullptr) SV_HX_CUDA(cudaEventCreateWithFlags(&h2dDone_, cudaEventDisableTiming));
-    SV_HX_CUDA(cudaEventRecord(h2dDone_, stream));
+    SV_CUDACHECK(nullptr, name(), cudaMemcpyAsync(recv, hostRecv_, total, cudaMemcpyHostToDevice, stream));
+    if (h2dDone_ == nullptr) SV_CUDACHECK(nullptr, name(), cudaEventCreateWithFlags(&h2dDone_, cudaEventDisableTiming));
+    SV_CUDACHECK(nullptr, name(), cudaEventRecord(h2dDone_, stream));
     h2dRecorded_ = true;
   }
   return svSuccess;
