@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// svAllReduceSign and friends: argument checks, algorithm choice, and the
-// pipeline that runs pack -> exchange -> vote -> exchange -> unpack chunk by
-// chunk on a communicator's transport.
+// svAllReduceSign and friends: argument checks, and the host executor of a
+// call's plan (plan.h): the pipeline that runs pack -> exchange -> vote ->
+// exchange -> unpack chunk by chunk on a communicator's transport.
 //
 // Two exchanges per chunk (DESIGN.md §2):
 //   alltoall : every rank sends segment s of its bits to rank s; rank s votes
@@ -74,10 +74,6 @@ class Pipeline {
   };
   RequestPtr& request(int slotIndex) { return comm_->slotRequest[slotIndex]; }
 
-  void chunkRange(size_t chunk, size_t* first, size_t* words) const {
-    *first = chunk * s_.chunkWords;
-    *words = std::min(s_.chunkWords, s_.words - *first);
-  }
   svResult_t runChunks(const PackFn& pack, const UnpackFn& unpack, bool deferUnpack, uint64_t* nanCount);
   svResult_t startChunk(Slot& slot, size_t chunk, int slotIndex, const PackFn& pack, uint64_t* nanCount);
   svResult_t advance(Slot& slot, int slotIndex, const UnpackFn& unpack, bool deferUnpack, bool* finished);
@@ -96,29 +92,26 @@ class Pipeline {
 svResult_t Pipeline::startChunk(Slot& slot, size_t chunk, int slotIndex, const PackFn& pack, uint64_t* nanCount) {
   const int P = comm_->nranks, me = comm_->rank;
   const size_t ip = s_.inPlanes;
-  size_t first, words;
-  chunkRange(chunk, &first, &words);
-  uint64_t* packed = comm_->packed.data() + first * ip;
-  *nanCount += pack(first, words, packed);
+  const Chunk c = planChunk(s_, P, me, chunk);
+  uint64_t* packed = comm_->packed.data() + c.first * ip;
+  *nanCount += pack(c.first, c.words, packed);
   uint64_t* recv = comm_->recvSlot[slotIndex].data();
   Transport* t = comm_->transport.get();
   if (s_.algorithm == SV_ALGO_ALLTOALL) {
-    size_t myBegin, myLen;
-    segmentRange(words, P, me, &myBegin, &myLen);
     for (int r = 0; r < P; ++r) {
       size_t b, l;
-      segmentRange(words, P, r, &b, &l);
+      segmentRange(c.words, P, r, &b, &l);
       sendBytes_[r] = l * ip * 8;
       sendOffs_[r] = b * ip * 8;
-      recvBytes_[r] = myLen * ip * 8;
-      recvOffs_[r] = r * myLen * ip * 8;
+      recvBytes_[r] = c.myLen * ip * 8;
+      recvOffs_[r] = r * c.myLen * ip * 8;
     }
     SVCHECK(t->allToAllv(packed, sendBytes_, sendOffs_, recv, recvBytes_, recvOffs_, tag(kTagAllToAll, chunk),
                          &request(slotIndex)));
   } else {
     for (int r = 0; r < P; ++r) {
-      recvBytes_[r] = words * ip * 8;
-      recvOffs_[r] = r * words * ip * 8;
+      recvBytes_[r] = c.words * ip * 8;
+      recvOffs_[r] = r * c.words * ip * 8;
     }
     SVCHECK(t->allGatherv(packed, recv, recvBytes_, recvOffs_, tag(kTagAllGather, chunk), s_.nchunks == 1,
                           &request(slotIndex)));
@@ -138,32 +131,29 @@ svResult_t Pipeline::advance(Slot& slot, int slotIndex, const UnpackFn& unpack, 
   if (!done) return svSuccess;
   const int P = comm_->nranks, me = comm_->rank;
   const size_t ip = s_.inPlanes, op = s_.outPlanes;
-  size_t first, words;
-  chunkRange(slot.chunk, &first, &words);
-  uint64_t* result = comm_->result.data() + first * op;
+  const Chunk c = planChunk(s_, P, me, slot.chunk);
+  uint64_t* result = comm_->result.data() + c.first * op;
   const uint64_t* recv = comm_->recvSlot[slotIndex].data();
   if (slot.stage == kFirstExchange && s_.algorithm == SV_ALGO_ALLTOALL) {
     // Vote my segment over all P inputs, then gather every segment's result.
     // Gathers share a tag, so they start in chunk order on every rank.
     ++nextGather_;
-    size_t myBegin, myLen;
-    segmentRange(words, P, me, &myBegin, &myLen);
-    host::vote(recv, myLen * ip, myLen, vp_, first + myBegin, result + myBegin * op);
+    host::vote(recv, c.myLen * ip, c.myLen, vp_, c.first + c.myBegin, result + c.myBegin * op);
     for (int r = 0; r < P; ++r) {
       size_t b, l;
-      segmentRange(words, P, r, &b, &l);
+      segmentRange(c.words, P, r, &b, &l);
       recvBytes_[r] = l * op * 8;
       recvOffs_[r] = b * op * 8;
     }
-    SVCHECK(comm_->transport->allGatherv(result + myBegin * op, result, recvBytes_, recvOffs_,
+    SVCHECK(comm_->transport->allGatherv(result + c.myBegin * op, result, recvBytes_, recvOffs_,
                                          tag(kTagAllGather, slot.chunk), s_.nchunks == 1, &request(slotIndex)));
     slot.stage = kSecondExchange;
     return svSuccess;
   }
   if (slot.stage == kFirstExchange) {  // allgather: every rank votes everything
-    host::vote(recv, words * ip, words, vp_, first, result);
+    host::vote(recv, c.words * ip, c.words, vp_, c.first, result);
   }
-  if (!deferUnpack) unpack(first, words, result);
+  if (!deferUnpack) unpack(c.first, c.words, result);
   slot.stage = kFree;
   *finished = true;
   return svSuccess;

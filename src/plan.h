@@ -1,7 +1,16 @@
 // SPDX-License-Identifier: MIT
-// The plan of one call, shared by the host engine (allreduce.cc) and the
-// device engine (device/device_allreduce.cc) so both choose the same
-// algorithm and planes for the same call: results are bit for bit equal.
+// The plan of one call, built once here and run by either executor: the
+// host pipeline (allreduce.cc: chunks in flight on a polled transport) or
+// the stream executor (device/device_allreduce.cc: kernels and exchanges
+// enqueued on a CUDA stream). Both take the algorithm, planes, chunks and
+// segments from here, so they vote the same bits the same way and their
+// results are bit for bit equal.
+//
+//   alltoall : per chunk, P segments (segmentRange); rank r gets segment r
+//              of every rank, votes it, and an all-gather spreads the
+//              voted segments.
+//   allgather: per chunk, one all-gather of every rank's bits; every rank
+//              votes all of them.
 #pragma once
 
 #include <stddef.h>
@@ -42,7 +51,12 @@ inline long long chunkBytes(const Config& c, int nranks) {
   return std::min<long long>(std::max<long long>(32LL * 1024 * nranks, 64 * 1024), 4 * 1024 * 1024);
 }
 
-inline CallShape planCall(const svComm* comm, size_t count, bool packedApi) {
+// Which executor runs the plan. The stream executor runs a call as one
+// chunk: on one stream the exchanges serialise anyway, so more chunks would
+// only add launches.
+enum class Executor { kHost, kStream };
+
+inline CallShape planCall(const svComm* comm, size_t count, bool packedApi, Executor executor = Executor::kHost) {
   const Config& c = comm->config;
   CallShape s;
   s.count = count;
@@ -57,11 +71,73 @@ inline CallShape planCall(const svComm* comm, size_t count, bool packedApi) {
   size_t chunk = std::max<size_t>(static_cast<size_t>(chunkBytes(c, comm->nranks)) / 8, 1);
   const size_t unit = s.algorithm == SV_ALGO_ALLTOALL ? kSegmentAlignWords * comm->nranks : kSegmentAlignWords;
   chunk = roundUp(chunk, unit);
+  if (executor == Executor::kStream) chunk = roundUp(std::max<size_t>(s.words, 1), unit);
   s.chunkWords = std::min(chunk, std::max<size_t>(s.words, 1));
   s.nchunks = divUp(s.words, s.chunkWords);
   s.lastChunkFull = s.words > 0 && s.words % chunk == 0;
   s.depth = static_cast<int>(std::min<size_t>(kPipelineDepth, s.nchunks));
   return s;
+}
+
+// Chunk `chunk` of a plan as rank `me` sees it.
+struct Chunk {
+  size_t first = 0, words = 0;    // global words [first, first + words)
+  size_t myBegin = 0, myLen = 0;  // alltoall: my segment, within the chunk; allgather: all of it
+};
+inline Chunk planChunk(const CallShape& s, int P, int me, size_t chunk) {
+  Chunk c;
+  c.first = chunk * s.chunkWords;
+  c.words = std::min(s.chunkWords, s.words - c.first);
+  if (s.algorithm == SV_ALGO_ALLTOALL) {
+    segmentRange(c.words, P, me, &c.myBegin, &c.myLen);
+  } else {
+    c.myLen = c.words;
+  }
+  return c;
+}
+
+// The stream executor's buffers for one chunk (CUDA-free, so the unit tests
+// replay it on the host with the host kernels against the host engine).
+// A stream-ordered transport moves equal blocks, so every segment is padded
+// to the longest, segmentWords; the padding travels and is voted like the
+// rest, but no unpack reads it.
+//
+//   alltoall : packed = P segments of seg words (x inPlanes); all-to-all of
+//              seg*inPlanes words per rank into recv (rank r's copy of my
+//              segment at r*seg*inPlanes); vote my segment into
+//              result + myBegin x outPlanes; in-place all-gather of
+//              seg*outPlanes words.
+//   allgather: pack into recv + me*words*inPlanes; in-place all-gather of
+//              words*inPlanes words; vote all words (or fused vote+unpack).
+struct StreamLayout {
+  size_t seg = 0;          // alltoall: segment words (segmentWords); allgather: words
+  size_t packedWords = 0;  // staging sizes in 64-bit words (0: unused)
+  size_t recvWords = 0;
+  size_t resultWords = 0;
+  size_t packAt = 0;       // where this rank's packed words go: in packed (alltoall) or recv (allgather)
+  size_t firstBlockWords = 0;   // per-rank words of the first exchange
+  size_t secondBlockWords = 0;  // per-rank words of the second exchange (alltoall)
+};
+
+inline StreamLayout streamLayout(const CallShape& s, const Chunk& c, int P, int me, bool needResult) {
+  StreamLayout l;
+  const size_t ip = s.inPlanes, op = s.outPlanes;
+  if (s.algorithm == SV_ALGO_ALLTOALL) {
+    l.seg = segmentWords(c.words, P);
+    l.packedWords = P * l.seg * ip;
+    l.recvWords = P * l.seg * ip;
+    l.resultWords = P * l.seg * op;
+    l.packAt = 0;
+    l.firstBlockWords = l.seg * ip;
+    l.secondBlockWords = l.seg * op;
+  } else {
+    l.seg = c.words;
+    l.recvWords = P * c.words * ip;
+    l.resultWords = needResult ? c.words * op : 0;
+    l.packAt = me * c.words * ip;
+    l.firstBlockWords = c.words * ip;
+  }
+  return l;
 }
 
 }  // namespace sv

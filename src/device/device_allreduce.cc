@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: MIT
-// The device engine: svAllReduceSign and friends on a device communicator,
-// every step enqueued on the caller's stream:
+// The stream executor: svAllReduceSign and friends on a device
+// communicator, every step of the call's plan (plan.h) enqueued on the
+// caller's stream:
 //
 //   alltoall : pack -> all-to-all of P equal segments -> vote my segment ->
 //              all-gather of the voted segments (in place) -> unpack
 //   allgather: pack into my slot -> all-gather (in place) -> fused vote+unpack
 //
-// The plan (algorithm, planes) is planCall's, the segments are
-// segmentWords/segmentRange of bitlogic.h, and the kernels run the bit logic
-// of bitlogic.h, exactly as the host engine; so the output equals the host
-// backend's bit for bit. A call is one chunk: on one stream the exchanges
-// serialise anyway, so the host's chunked pipeline would only add launches.
+// The plan (algorithm, planes, segments) is planCall's with
+// Executor::kStream (one chunk), its buffers streamLayout's, and the kernels
+// run the bit logic of bitlogic.h, exactly as the host executor; so the
+// output equals the host backend's bit for bit.
 //
 // SV_NAN_ERROR: every rank's NaN count is all-gathered on the stream and
 // summed on the GPU (glue::nanPublish); the unpack is gated on that sum
@@ -27,7 +27,6 @@
 #include "deadline.h"
 #include "debug.h"
 #include "device/device_comm.h"
-#include "device/device_layout.h"
 #include "device_kernels.h"  // cuda/: the GPU kernels
 #include "plan.h"
 
@@ -231,7 +230,8 @@ svResult_t exchangeAndVote(svComm* comm, CallScope& scope, const CallShape& s, c
   const int me = comm->rank;
   const size_t op = s.outPlanes;
   DeviceTransport* t = d->transport.get();
-  const DeviceLayout l = deviceLayout(s, comm->nranks, me, !fuseUnpack);
+  const Chunk c = planChunk(s, comm->nranks, me, 0);  // the stream executor's plan has one chunk
+  const StreamLayout l = streamLayout(s, c, comm->nranks, me, !fuseUnpack);
   *voted = nullptr;
   // Staging is grown before anything of this call is enqueued.
   SVCHECK(ensure(comm, scope, d->packed, l.packedWords * 8));
@@ -242,12 +242,12 @@ svResult_t exchangeAndVote(svComm* comm, CallScope& scope, const CallShape& s, c
   uint64_t* result = static_cast<uint64_t*>(d->result.ptr);
   if (s.algorithm == SV_ALGO_ALLTOALL) {
     SVCHECK(fill(packed + l.packAt));
-    // Words past s.words are padding: they travel and are voted like the
+    // Words past c.words are padding: they travel and are voted like the
     // rest, but no unpack ever reads them.
     SVCHECK(t->allToAll(packed, recv, l.firstBlockWords * 8, stream));
-    if (l.myLen > 0)
+    if (c.myLen > 0)
       SVCHECK(kernel(comm, where,
-                     device::vote(recv, l.firstBlockWords, l.myLen, vp, l.myBegin, result + l.myBegin * op, stream,
+                     device::vote(recv, l.firstBlockWords, c.myLen, vp, c.myBegin, result + c.myBegin * op, stream,
                                   d->counters + kCntCall),
                      "vote"));
     SVCHECK(t->allGather(result + me * l.secondBlockWords, result, l.secondBlockWords * 8, stream));
@@ -258,7 +258,7 @@ svResult_t exchangeAndVote(svComm* comm, CallScope& scope, const CallShape& s, c
   SVCHECK(fill(recv + l.packAt));
   SVCHECK(t->allGather(recv + l.packAt, recv, l.firstBlockWords * 8, stream));
   if (fuseUnpack) return fused(recv, l.firstBlockWords);
-  SVCHECK(kernel(comm, where, device::vote(recv, l.firstBlockWords, s.words, vp, 0, result, stream, d->counters + kCntCall), "vote"));
+  SVCHECK(kernel(comm, where, device::vote(recv, l.firstBlockWords, c.words, vp, 0, result, stream, d->counters + kCntCall), "vote"));
   *voted = result;
   return svSuccess;
 }
@@ -295,7 +295,7 @@ svResult_t runAllReduceSign(CallScope& scope, svComm* comm, const void* sendbuff
     if (recvbuff != sendbuff) SVCHECK(checkDevicePtr(comm, where, recvbuff, "recvbuff"));
   }
   const uint64_t call = comm->callCount++;  // as the host engine: calls that pass the checks
-  const CallShape s = planCall(comm, count, false);
+  const CallShape s = planCall(comm, count, false, Executor::kStream);
   logAlgorithm(comm, where, s);
   SVCHECK(scope.begin(call));
   SVCHECK(scope.agreed(checkCall(comm, where, 1, datatype, s, call)));
@@ -334,7 +334,7 @@ svResult_t runAllReduceSignPacked(CallScope& scope, svComm* comm, const uint32_t
     if (recvbits != sendbits) SVCHECK(checkDevicePtr(comm, where, recvbits, "recvbits"));
   }
   const uint64_t call = comm->callCount++;
-  const CallShape s = planCall(comm, count, true);
+  const CallShape s = planCall(comm, count, true, Executor::kStream);
   logAlgorithm(comm, where, s);
   SVCHECK(scope.begin(call));
   SVCHECK(scope.agreed(checkCall(comm, where, 2, 0, s, call)));

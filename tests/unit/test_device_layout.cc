@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The device engine's data flow replayed on the host: the layout of
-// src/device/device_layout.h (the one the engine enqueues), with the host
+// The stream executor's data flow replayed on the host: the plan and
+// streamLayout of src/plan.h (what the device engine enqueues), with the host
 // kernels in place of the GPU ones and memcpy in place of NCCL, for P
 // simulated ranks. Its output must equal the host engine's (loopback
 // communicators, one thread per rank) bit for bit, for every algorithm,
@@ -17,7 +17,6 @@
 #include "comm.h"
 #include "config.h"
 #include "datatype.h"
-#include "device/device_layout.h"
 #include "host_kernels.h"
 #include "plan.h"
 #include "transport/loopback.h"
@@ -86,14 +85,17 @@ std::vector<std::vector<uint32_t>> replayDevice(const svConfig_t& user, const st
   fake.nranks = P;
   char err[256];
   REQUIRE(sv::resolveConfig(&user, &fake.config, err, sizeof(err)) == svSuccess);
-  const sv::CallShape s = sv::planCall(&fake, count, packed);
+  const sv::CallShape s = sv::planCall(&fake, count, packed, sv::Executor::kStream);
+  REQUIRE(s.nchunks == 1);
   const size_t ip = s.inPlanes, op = s.outPlanes;
   sv::VoteParams vp{P, s.inPlanes, s.outPlanes, fake.config.tie, static_cast<uint64_t>(fake.config.seed), 0};
   const sv::OutputBits ob = sv::outputBits(svFloat32, fake.config.scale);
-  std::vector<sv::DeviceLayout> l(P);
+  std::vector<sv::StreamLayout> l(P);
+  std::vector<sv::Chunk> c(P);
   std::vector<std::vector<uint64_t>> pk(P), rv(P), rs(P);
   for (int r = 0; r < P; ++r) {
-    l[r] = sv::deviceLayout(s, P, r, true);
+    c[r] = sv::planChunk(s, P, r, 0);
+    l[r] = sv::streamLayout(s, c[r], P, r, true);
     pk[r].assign(l[r].packedWords, 0xa5a5a5a5a5a5a5a5ull);  // garbage, like fresh cudaMalloc
     rv[r].assign(l[r].recvWords, 0x5a5a5a5a5a5a5a5aull);
     rs[r].assign(l[r].resultWords, 0xdeadbeefdeadbeefull);
@@ -108,7 +110,7 @@ std::vector<std::vector<uint32_t>> replayDevice(const svConfig_t& user, const st
     for (int r = 0; r < P; ++r)  // all-to-all: r's block q -> q's slot r
       for (int q = 0; q < P; ++q) memcpy(rv[q].data() + r * b1, pk[r].data() + q * b1, b1 * 8);
     for (int r = 0; r < P; ++r)
-      if (l[r].myLen) sv::host::vote(rv[r].data(), b1, l[r].myLen, vp, l[r].myBegin, rs[r].data() + l[r].myBegin * op);
+      if (c[r].myLen) sv::host::vote(rv[r].data(), b1, c[r].myLen, vp, c[r].myBegin, rs[r].data() + c[r].myBegin * op);
     std::vector<std::vector<uint64_t>> before = rs;  // in-place all-gather of slot q from rank q
     for (int r = 0; r < P; ++r)
       for (int q = 0; q < P; ++q) memcpy(rs[r].data() + q * b2, before[q].data() + q * b2, b2 * 8);
