@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "gpu_preflight.h"
+#include "gpu_test_inputs.h"
 #include "signvote_mpi.h"
 #if defined(SV_TEST_WITH_NCCL)
 #include "signvote_nccl.h"
@@ -73,54 +74,15 @@ std::string gCase;
     }                                                                                                    \
   } while (0)
 
-// IEEE facts per datatype, as bit patterns.
-struct Type {
-  svDataType_t dt;
-  const char* name;
-  size_t bytes;
-  uint64_t sign, one, nan, manLow;  // manLow: low mantissa bits to randomise
-};
-const Type kTypes[] = {
-    {svFloat32, "fp32", 4, 0x80000000ull, 0x3f800000ull, 0x7fc00000ull, 0xffull},
-    {svFloat16, "fp16", 2, 0x8000ull, 0x3c00ull, 0x7e00ull, 0xfull},
-    {svBfloat16, "bf16", 2, 0x8000ull, 0x3f80ull, 0x7fc0ull, 0xfull},
-    {svFloat64, "fp64", 8, 0x8000000000000000ull, 0x3ff0000000000000ull, 0x7ff8000000000000ull, 0xffffull},
-};
+using svtest::Type;
+using svtest::kTypes;
+using svtest::load;
+using svtest::store;
+using svtest::hashBytes;
 
-enum Cls : int8_t { kPos, kNeg, kZero, kNaN };
-
-void store(std::vector<unsigned char>& buf, const Type& t, size_t i, uint64_t v) {
-  memcpy(buf.data() + i * t.bytes, &v, t.bytes);
-}
-uint64_t load(const unsigned char* p, const Type& t, size_t i) {
-  uint64_t v = 0;
-  memcpy(&v, p + i * t.bytes, t.bytes);
-  return v;
-}
-
-// This rank's input: classes drawn per element (lopsided by rank parity, so
-// both strict majorities and ties occur), values from the class.
 void makeInput(const Type& t, size_t n, uint64_t seed, bool withNan, std::vector<unsigned char>* buf,
                std::vector<int8_t>* cls) {
-  std::mt19937_64 g(seed * 1000003 + gRank);
-  buf->assign(n * t.bytes, 0);
-  cls->assign(n, kPos);
-  for (size_t i = 0; i < n; ++i) {
-    const unsigned r = static_cast<unsigned>(g() % 100);
-    const uint64_t man = g() & t.manLow;
-    Cls c = r < 12 ? kZero : (r < 14 && withNan) ? kNaN : ((r % 2) ^ (gRank & 1)) ? kPos : kNeg;
-    uint64_t v = c == kPos ? (t.one | man) : c == kNeg ? (t.sign | t.one | man) : c == kNaN ? (t.nan | man) : 0;
-    if (c == kZero && (g() & 1)) v = t.sign;  // -0 is a zero too
-    if (c == kNaN && (g() & 1)) v |= t.sign;
-    store(*buf, t, i, v);
-    (*cls)[i] = c;
-  }
-}
-
-uint64_t hashBytes(const void* p, size_t n) {
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<const unsigned char*>(p)[i]) * 1099511628211ull;
-  return h;
+  svtest::makeInput(t, n, seed, gRank, withNan, buf, cls);
 }
 
 bool allRanksSame(uint64_t h) {
@@ -185,10 +147,8 @@ void checkAllReduce(svComm_t dcomm, svComm_t hcomm, const Policy& pol, const Typ
   // Oracle counts: +1 and -1 votes per element over all ranks.
   std::vector<int> pos(n), neg(n), gpos(n), gneg(n);
   for (size_t i = 0; i < n; ++i) {
-    const int8_t c = cls[i];
-    const bool zeroLike = c == kZero || c == kNaN;  // NaN votes as a zero would
-    pos[i] = c == kPos || (zeroLike && pol.zero == SV_ZERO_POSITIVE);
-    neg[i] = c == kNeg;
+    pos[i] = svtest::votesPlus(cls[i], pol.zero);
+    neg[i] = svtest::votesMinus(cls[i]);
   }
   if (n) {
     MPI_Allreduce(pos.data(), gpos.data(), static_cast<int>(n), MPI_INT, MPI_SUM, MPI_COMM_WORLD);
@@ -220,17 +180,8 @@ void checkAllReduce(svComm_t dcomm, svComm_t hcomm, const Policy& pol, const Typ
   CHECK(guard, "bytes past recvbuff + count were written");
   CHECK(memcmp(out.data(), hostOut.data(), bytes) == 0, "device output differs from the host backend's");
   size_t bad = 0, firstBad = 0;
-  const uint64_t plus = t.one, minus = t.one | t.sign;
-  for (size_t i = 0; i < n; ++i) {
-    const uint64_t got = load(out.data(), t, i);
-    bool ok;
-    if (gpos[i] > gneg[i]) ok = got == plus;
-    else if (gneg[i] > gpos[i]) ok = got == minus;
-    else if (pol.tie == SV_TIE_POSITIVE) ok = got == plus;
-    else if (pol.tie == SV_TIE_ZERO) ok = got == 0;
-    else ok = got == plus || got == minus;
-    if (!ok && bad++ == 0) firstBad = i;
-  }
+  for (size_t i = 0; i < n; ++i)
+    if (!svtest::isVote(t, load(out.data(), t, i), gpos[i], gneg[i], pol.tie) && bad++ == 0) firstBad = i;
   CHECK(bad == 0, "%zu element(s) disagree with the integer vote, first at %zu (+%d/-%d)", bad, firstBad,
         n ? gpos[firstBad] : 0, n ? gneg[firstBad] : 0);
   CHECK(allRanksSame(hashBytes(out.data(), bytes)), "ranks hold different outputs");
