@@ -10,6 +10,7 @@
 #include <atomic>
 
 #include "kernel_bodies.h"
+#include "launch.h"
 
 namespace sv {
 namespace device {
@@ -185,11 +186,8 @@ cudaError_t packT(const void* x, size_t n, int planes, uint64_t* out, unsigned l
   if (e != cudaSuccess) return e;
   const unsigned blocks = kern::slotBlocks(kern::slotsOf<U>(n), mb);
   const U* xs = static_cast<const U*>(x);
-  if (planes == 1)
-    packKernel<U, K, 1><<<blocks, kBlockThreads, 0, stream>>>(xs, n, out, nanCount, aligned16(x));
-  else
-    packKernel<U, K, 2><<<blocks, kBlockThreads, 0, stream>>>(xs, n, out, nanCount, aligned16(x));
-  return cudaGetLastError();
+  return launchKernel(planes == 1 ? packKernel<U, K, 1> : packKernel<U, K, 2>, blocks, kBlockThreads, stream, xs, n,
+                      out, nanCount, aligned16(x));
 }
 
 template <typename U>
@@ -200,13 +198,8 @@ cudaError_t unpackT(const uint64_t* in, int planes, size_t n, const OutputBits& 
   if (e != cudaSuccess) return e;
   const unsigned blocks = kern::slotBlocks(kern::slotsOf<U>(n), mb);
   const U pos = static_cast<U>(bits.pos), neg = static_cast<U>(bits.neg);
-  if (planes == 1)
-    unpackKernel<U, 1><<<blocks, kBlockThreads, 0, stream>>>(in, n, pos, neg, static_cast<U*>(out), aligned16(out),
-                                                             skipIfNonzero);
-  else
-    unpackKernel<U, 2><<<blocks, kBlockThreads, 0, stream>>>(in, n, pos, neg, static_cast<U*>(out), aligned16(out),
-                                                             skipIfNonzero);
-  return cudaGetLastError();
+  return launchKernel(planes == 1 ? unpackKernel<U, 1> : unpackKernel<U, 2>, blocks, kBlockThreads, stream, in, n,
+                      pos, neg, static_cast<U*>(out), aligned16(out), skipIfNonzero);
 }
 
 template <typename U>
@@ -221,19 +214,17 @@ cudaError_t voteUnpackT(const uint64_t* in, size_t rankStride, size_t words, con
   const U pos = static_cast<U>(bits.pos), neg = static_cast<U>(bits.neg);
   U* o = static_cast<U*>(out);
   const bool vec = aligned16(out);
-#define SV_VOTE_UNPACK(P)                                                                                 \
-  voteUnpackKernel<U, P><<<blocks, kBlockThreads, 0, stream>>>(in, rankStride, words, p, firstWord, n, pos, neg, o, \
-                                                               vec, skipIfNonzero, callDev)
+  auto kernel = voteUnpackKernel<U, 0>;  // the rank counts with a register-only version (see fixRanks)
   switch (p.nranks) {
-    case 2: SV_VOTE_UNPACK(2); break;
-    case 3: SV_VOTE_UNPACK(3); break;
-    case 4: SV_VOTE_UNPACK(4); break;
-    case 8: SV_VOTE_UNPACK(8); break;
-    case 16: SV_VOTE_UNPACK(16); break;
-    default: SV_VOTE_UNPACK(0); break;
+    case 2: kernel = voteUnpackKernel<U, 2>; break;
+    case 3: kernel = voteUnpackKernel<U, 3>; break;
+    case 4: kernel = voteUnpackKernel<U, 4>; break;
+    case 8: kernel = voteUnpackKernel<U, 8>; break;
+    case 16: kernel = voteUnpackKernel<U, 16>; break;
+    default: break;
   }
-#undef SV_VOTE_UNPACK
-  return cudaGetLastError();
+  return launchKernel(kernel, blocks, kBlockThreads, stream, in, rankStride, words, p, firstWord, n, pos, neg, o, vec,
+                      skipIfNonzero, callDev);
 }
 
 }  // namespace
@@ -261,18 +252,16 @@ cudaError_t vote(const uint64_t* in, size_t rankStride, size_t words, const Vote
   cudaError_t e = maxBlocks(&mb);
   if (e != cudaSuccess) return e;
   const unsigned blocks = kern::voteBlocks(words, mb);
-#define SV_VOTE(P) \
-  voteKernel<P><<<blocks, kBlockThreads, 0, stream>>>(in, rankStride, words, p, firstWord, out, callDev)
+  auto kernel = voteKernel<0>;
   switch (p.nranks) {  // the rank counts with a register-only version (see fixRanks)
-    case 2: SV_VOTE(2); break;
-    case 3: SV_VOTE(3); break;
-    case 4: SV_VOTE(4); break;
-    case 8: SV_VOTE(8); break;
-    case 16: SV_VOTE(16); break;
-    default: SV_VOTE(0); break;
+    case 2: kernel = voteKernel<2>; break;
+    case 3: kernel = voteKernel<3>; break;
+    case 4: kernel = voteKernel<4>; break;
+    case 8: kernel = voteKernel<8>; break;
+    case 16: kernel = voteKernel<16>; break;
+    default: break;
   }
-#undef SV_VOTE
-  return cudaGetLastError();
+  return launchKernel(kernel, blocks, kBlockThreads, stream, in, rankStride, words, p, firstWord, out, callDev);
 }
 
 cudaError_t unpack(const uint64_t* in, int planes, size_t n, svDataType_t dt, const OutputBits& bits, void* out,

@@ -64,18 +64,18 @@ step build 300 cmake --build "$build" -j"$(nproc)" --target signvote signvote_gp
   sv_gpu_kernels_bench sv_gpu_vote_bench
 
 # 3. The GPU tests, which must not skip here.
-step ctest_gpu 300 env SV_REQUIRE_GPU=1 ctest --test-dir "$build" -L gpu --output-on-failure
+step ctest_gpu 360 env SV_REQUIRE_GPU=1 ctest --test-dir "$build" -L gpu --output-on-failure
 
 # 4. compute-sanitizer.
 kt="$build/tests/gpu/signvote_gpu_kernel_tests"
-step memcheck_kernels 150 compute-sanitizer --tool memcheck --error-exitcode 9 "$kt"
-step racecheck_kernels 150 compute-sanitizer --tool racecheck --error-exitcode 9 "$kt"
-step memcheck_fork_p2 150 compute-sanitizer --tool memcheck --target-processes all --error-exitcode 9 \
+step memcheck_kernels 120 compute-sanitizer --tool memcheck --error-exitcode 9 "$kt"
+step racecheck_kernels 120 compute-sanitizer --tool racecheck --error-exitcode 9 "$kt"
+step memcheck_fork_p2 120 compute-sanitizer --tool memcheck --target-processes all --error-exitcode 9 \
   "$build/tests/gpu/sv_gpu_fork_test" 2 quick
 
 # 5, 6. Benchmarks.
 step kernels_bench 120 "$build/perf/sv_gpu_kernels_bench"
 for p in 1 2 4 8; do
-  step "vote_bench_p$p" 120 "$build/perf/sv_gpu_vote_bench" -p "$p" -b 4K -e 256M -f 4 -n 20 -w 5
+  step "vote_bench_p$p" 90 "$build/perf/sv_gpu_vote_bench" -p "$p" -b 4K -e 256M -f 4 -n 20 -w 5
 done
 echo "bring-up done in $SECONDS s; logs in $out"

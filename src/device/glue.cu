@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "device/glue.h"
 #include "device/glue_bodies.h"
+#include "launch.h"  // cuda/
 
 namespace sv {
 namespace glue {
@@ -25,13 +26,11 @@ __global__ void copyBitsKernel(const uint32_t* src, uint32_t* dst, size_t n32, u
 
 cudaError_t nanPublish(unsigned long long* cnt, const unsigned long long* counts, int n, bool flagError,
                        DeviceNanRecord* host, cudaStream_t stream) {
-  nanPublishKernel<<<1, 1, 0, stream>>>(cnt, counts, n, flagError, host);
-  return cudaGetLastError();
+  return launchKernel(nanPublishKernel, 1, 1, stream, cnt, counts, n, flagError, host);
 }
 
 cudaError_t advanceCall(unsigned long long* cnt, DeviceNanRecord* host, cudaStream_t stream) {
-  advanceCallKernel<<<1, 1, 0, stream>>>(cnt, host);
-  return cudaGetLastError();
+  return launchKernel(advanceCallKernel, 1, 1, stream, cnt, host);
 }
 
 cudaError_t copyBits(const uint64_t* src, uint32_t* dst, size_t n32, uint32_t lastMask,
@@ -39,10 +38,9 @@ cudaError_t copyBits(const uint64_t* src, uint32_t* dst, size_t n32, uint32_t la
   if (n32 == 0) return cudaSuccess;
   const int threads = 256;
   const size_t blocks = (n32 + threads - 1) / threads;
-  const int grid = static_cast<int>(blocks < 4096 ? blocks : 4096);
-  copyBitsKernel<<<grid, threads, 0, stream>>>(reinterpret_cast<const uint32_t*>(src), dst, n32, lastMask,
-                                               skipIfNonzero);
-  return cudaGetLastError();
+  const unsigned grid = static_cast<unsigned>(blocks < 4096 ? blocks : 4096);
+  return launchKernel(copyBitsKernel, grid, threads, stream, reinterpret_cast<const uint32_t*>(src), dst, n32, lastMask,
+                      skipIfNonzero);
 }
 
 }  // namespace glue

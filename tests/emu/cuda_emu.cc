@@ -306,7 +306,6 @@ void fault(cudaError_t e, const char* what) {
 }
 
 int currentDevice() { return tDevice; }
-void setLastError(cudaError_t e) { ret(e); }
 int multiProcessors() {
   static const int n = envInt("SV_EMU_SMS", 2, 1, 1024);
   return n;

@@ -31,8 +31,6 @@ void fault(cudaError_t e, const char* what);
 // The calling thread's current device (inside an op: the stream's).
 int currentDevice();
 
-// Sets the calling thread's last error (cudaGetLastError).
-void setLastError(cudaError_t e);
 
 // Emulated streaming multiprocessors of a device (SV_EMU_SMS, default 2):
 // kernels size their grids by it, so small sizes span several grids.

@@ -23,8 +23,9 @@ namespace sv {
 namespace {
 
 // As the CUDA launchers: the current device's SM count (cudaGetDevice per
-// launch, the attribute cached), and cudaGetLastError after the launch, so
-// the runtime calls counted here are the ones a GPU build makes.
+// launch, the attribute cached), and the launch's own result (as
+// cudaLaunchKernelEx returns it, cuda/launch.h), so the runtime calls
+// counted here are the ones a GPU build makes.
 unsigned maxBlocks() {
   int dev = 0;
   cudaGetDevice(&dev);
@@ -35,9 +36,7 @@ size_t elemBytes(svDataType_t dt) { return dt == svFloat64 ? 8 : dt == svFloat32
 
 cudaError_t launch(cudaStream_t stream, std::function<void()> body) {
   svemu::countLaunch();
-  const cudaError_t e = svemu::enqueue(stream, std::move(body));
-  if (e != cudaSuccess) svemu::setLastError(e);
-  return cudaGetLastError();
+  return svemu::enqueue(stream, std::move(body));
 }
 
 bool gateOk(const unsigned long long* gate) {
