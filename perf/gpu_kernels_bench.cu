@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// sv_gpu_kernels_bench: throughput of the GPU kernels (cuda/device_kernels.h)
+// sv_gpu_kernels_bench: throughput of the GPU kernels (src/kernels/cuda/device_kernels.h)
 // beside cudaMemcpy device-to-device on the same GPU, in the same run.
 //
 //   sv_gpu_kernels_bench [--max-bytes=1G] [--min-bytes=1M] [--reps=20] [--warmup=3]
@@ -31,9 +31,9 @@
 #include <cuda_runtime.h>
 
 #include "datatype.h"
-#include "device_kernels.h"
+#include "kernels/cuda/device_kernels.h"
 #include "gpu_preflight.h"  // tests/gpu
-#include "host_kernels.h"
+#include "kernels/host/host_kernels.h"
 
 namespace {
 

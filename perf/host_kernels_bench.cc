@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Micro-benchmark of the host (CPU) kernels of src/host_kernels.h: pack, vote
+// Micro-benchmark of the host (CPU) kernels of src/kernels/host/host_kernels.h: pack, vote
 // and unpack, single thread, each beside memcpy of the same number of bytes
 // measured in the same run. Not a test: it checks nothing and prints a table.
 //
@@ -33,8 +33,8 @@
 
 #include "bitlogic.h"
 #include "datatype.h"
-#include "host_isa.h"
-#include "host_kernels.h"
+#include "kernels/host/host_isa.h"
+#include "kernels/host/host_kernels.h"
 
 namespace {
 

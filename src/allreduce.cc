@@ -24,7 +24,7 @@
 #include "debug.h"
 #include "function_ref.h"
 #include "group.h"
-#include "host_kernels.h"
+#include "kernels/host/host_kernels.h"
 #include "plan.h"
 
 namespace sv {

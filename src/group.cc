@@ -23,8 +23,8 @@
 #include "comm.h"
 #include "datatype.h"
 #include "debug.h"
-#include "host_isa.h"
-#include "host_kernels.h"
+#include "kernels/host/host_isa.h"
+#include "kernels/host/host_kernels.h"
 
 namespace sv {
 namespace {

@@ -17,7 +17,7 @@
 #include "datatype.h"
 #include "deadline.h"
 #include "debug.h"
-#include "host_kernels.h"
+#include "kernels/host/host_kernels.h"
 
 namespace sv {
 namespace {

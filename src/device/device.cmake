@@ -1,14 +1,14 @@
 # SPDX-License-Identifier: MIT
 # Device communicators, the stream-ordered transports and the topology,
-# included by the top-level CMakeLists.txt after cuda/.
+# included by the top-level CMakeLists.txt after src/kernels/cuda/.
 #
 #   always           src/topology.cc (hwloc unless SIGNVOTE_WITH_HWLOC=OFF),
 #                    + src/topology_mpi.cc with MPI
-#   CUDA + kernels   src/device/* (engine, host exchange, glue kernels), and
+#   CUDA + kernels   src/device/* (engine, host exchange), the glue kernels, and
 #                    with NCCL src/device/comm_nccl.cc + src/transport/nccl.cc
 #   otherwise        src/device/device_none.cc, src/transport/nccl_none.cc
 #                    (the entry points exist and return svInvalidUsage)
-# "kernels" = cuda/device_kernels.cu (the GPU kernels of cuda/device_kernels.h).
+# "kernels" = src/kernels/cuda/device_kernels.cu (the GPU kernels of device_kernels.h).
 
 # hwloc: libhwloc-dev (scripts/setup.sh). SIGNVOTE_WITH_HWLOC=OFF (the
 # aarch64 cross build, scripts/cross_aarch64.sh) compiles topology.cc
@@ -38,13 +38,13 @@ set(SIGNVOTE_DEVICE_SOURCES
     ${PROJECT_SOURCE_DIR}/src/device/device_allreduce.cc
     ${PROJECT_SOURCE_DIR}/src/device/host_exchange.cc
     ${PROJECT_SOURCE_DIR}/src/device/watchdog.cc
-    ${PROJECT_SOURCE_DIR}/src/device/glue.cu)
+    ${PROJECT_SOURCE_DIR}/src/kernels/cuda/glue.cu)
 
 set(SIGNVOTE_DEVICE OFF)
 set(SIGNVOTE_DEVICE_NCCL OFF)
 if(SIGNVOTE_CUDA)
   find_package(CUDAToolkit REQUIRED)
-  if(EXISTS ${PROJECT_SOURCE_DIR}/cuda/device_kernels.cu)
+  if(EXISTS ${PROJECT_SOURCE_DIR}/src/kernels/cuda/device_kernels.cu)
     set(SIGNVOTE_DEVICE ON)
   endif()
 endif()
@@ -53,7 +53,6 @@ if(SIGNVOTE_DEVICE)
   target_sources(signvote_objects PRIVATE ${SIGNVOTE_DEVICE_SOURCES})
   target_compile_definitions(signvote_objects PRIVATE SV_WITH_DEVICE=1)
   target_compile_definitions(signvote_testing PUBLIC SV_WITH_DEVICE=1)
-  target_include_directories(signvote_objects PRIVATE ${PROJECT_SOURCE_DIR}/cuda)
   target_link_libraries(signvote_objects PUBLIC CUDA::cudart)
   target_link_libraries(signvote PRIVATE CUDA::cudart)
   target_link_libraries(signvote_testing PUBLIC CUDA::cudart)
@@ -85,7 +84,7 @@ else()
     add_library(signvote_device_compile_check OBJECT ${check_sources})
     target_include_directories(signvote_device_compile_check PRIVATE
         ${PROJECT_BINARY_DIR}/include ${PROJECT_SOURCE_DIR}/include ${PROJECT_SOURCE_DIR}/src
-        ${PROJECT_SOURCE_DIR}/cuda ${HWLOC_INCLUDE_DIR} ${NCCL_INCLUDE_DIR})
+        ${HWLOC_INCLUDE_DIR} ${NCCL_INCLUDE_DIR})
     target_compile_definitions(signvote_device_compile_check PRIVATE SV_WITH_DEVICE=1 OMPI_SKIP_MPICXX=1)
     target_link_libraries(signvote_device_compile_check PRIVATE CUDA::cudart)
     target_compile_options(signvote_device_compile_check PRIVATE $<$<COMPILE_LANGUAGE:CXX>:-Wall -Wextra -Wno-unused-parameter>)

@@ -13,7 +13,7 @@
 // output equals the host backend's bit for bit.
 //
 // SV_NAN_ERROR: every rank's NaN count is all-gathered on the stream and
-// summed on the GPU (glue::nanPublish); the unpack is gated on that sum
+// summed on the GPU (device::nanPublish); the unpack is gated on that sum
 // (skipIfNonzero), so recvbuff stays untouched on every rank, and the
 // failure reaches the host through mapped memory: svCommGetAsyncError
 // reports it once the check has executed.
@@ -27,7 +27,7 @@
 #include "deadline.h"
 #include "debug.h"
 #include "device/device_comm.h"
-#include "device_kernels.h"  // cuda/: the GPU kernels
+#include "kernels/cuda/device_kernels.h"  // cuda/: the GPU kernels
 #include "plan.h"
 
 namespace sv {
@@ -206,7 +206,7 @@ svResult_t checkCall(svComm* comm, const char* where, int entry, int datatype, c
 // here, at enqueue (a replayed graph adds none).
 svResult_t endCollective(svComm* comm, CallScope& scope, cudaStream_t stream, uint64_t call, int algorithm) {
   DeviceState* d = comm->device.get();
-  SVCHECK(kernel(comm, scope.where(), glue::advanceCall(d->counters, d->hostRecordDev, stream), "advanceCall"));
+  SVCHECK(kernel(comm, scope.where(), device::advanceCall(d->counters, d->hostRecordDev, stream), "advanceCall"));
   SVCHECK(scope.end());
   SVCHECK(scope.watch(call));
   const uint64_t sent = scope.sent();
@@ -273,11 +273,11 @@ svResult_t nanCheck(svComm* comm, const char* where, bool nanError, cudaStream_t
   *gate = nullptr;
   if (nanError && comm->nranks > 1) {
     SVCHECK(d->transport->allGather(c + kCntLocal, c + kCntAll, sizeof(unsigned long long), stream));
-    SVCHECK(kernel(comm, where, glue::nanPublish(c, c + kCntAll, comm->nranks, true, d->hostRecordDev, stream),
+    SVCHECK(kernel(comm, where, device::nanPublish(c, c + kCntAll, comm->nranks, true, d->hostRecordDev, stream),
                    "nanPublish"));
   } else {
     SVCHECK(
-        kernel(comm, where, glue::nanPublish(c, c + kCntLocal, 1, nanError, d->hostRecordDev, stream), "nanPublish"));
+        kernel(comm, where, device::nanPublish(c, c + kCntLocal, 1, nanError, d->hostRecordDev, stream), "nanPublish"));
   }
   if (nanError) *gate = c + kCntTotal;
   return svSuccess;
@@ -351,7 +351,7 @@ svResult_t runAllReduceSignPacked(CallScope& scope, svComm* comm, const uint32_t
     const uint64_t* voted = nullptr;
     SVCHECK(exchangeAndVote(comm, scope, s, vp, stream, fill, false, noFused, &voted));
     SVCHECK(
-        kernel(comm, where, glue::copyBits(voted, recvbits, n32, lastWordMask(count), nullptr, stream), "copyBits"));
+        kernel(comm, where, device::copyBits(voted, recvbits, n32, lastWordMask(count), nullptr, stream), "copyBits"));
   }
   return endCollective(comm, scope, stream, call, s.algorithm);
 }
@@ -372,10 +372,10 @@ svResult_t runPackSigns(CallScope& scope, svComm* comm, const void* sendbuff, ui
   unsigned long long* c = d->counters;
   const bool nanError = comm->config.nan == SV_NAN_ERROR;
   SVCHECK(kernel(comm, where, device::pack(sendbuff, count, datatype, 1, staging, c + kCntLocal, stream), "pack"));
-  SVCHECK(kernel(comm, where, glue::nanPublish(c, c + kCntLocal, 1, nanError, d->hostRecordDev, stream), "nanPublish"));
+  SVCHECK(kernel(comm, where, device::nanPublish(c, c + kCntLocal, 1, nanError, d->hostRecordDev, stream), "nanPublish"));
   SVCHECK(kernel(
       comm, where,
-      glue::copyBits(staging, bits, divUp(count, 32), lastWordMask(count), nanError ? c + kCntTotal : nullptr, stream),
+      device::copyBits(staging, bits, divUp(count, 32), lastWordMask(count), nanError ? c + kCntTotal : nullptr, stream),
       "copyBits"));
   return scope.end();
 }

@@ -17,7 +17,7 @@
 
 #include "comm.h"
 #include "device/device.h"
-#include "device/glue.h"
+#include "kernels/cuda/glue.h"
 #include "device/watchdog.h"
 #include "topology.h"
 #include "transport/device_transport.h"

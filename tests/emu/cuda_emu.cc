@@ -313,7 +313,7 @@ int multiProcessors() {
 
 }  // namespace svemu
 
-// Vector accesses of the emulated kernels (cuda/kernel_bodies.h): a GPU
+// Vector accesses of the emulated kernels (src/kernels/cuda/kernel_bodies.h): a GPU
 // faults on a misaligned 16-byte load or store.
 extern "C" void svemu_check_vector_access(const void* p, size_t bytes) {
   if (reinterpret_cast<uintptr_t>(p) % bytes != 0) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// Emulated launches of the GPU kernels of cuda/device_kernels.cu: every
+// Emulated launches of the GPU kernels of src/kernels/cuda/device_kernels.cu: every
 // block, every warp, every lane and every grid-stride iteration, over the
-// same per-lane bodies and index math (cuda/kernel_bodies.h) the device runs.
+// same per-lane bodies and index math (src/kernels/cuda/kernel_bodies.h) the device runs.
 // Only the cross-lane steps are written here, modelled exactly: the
 // shfl_xor butterfly, shfl broadcasts, the block's NaN sum and its one
 // atomicAdd. Used by the unit test of the kernel bodies
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "bitlogic.h"
-#include "kernel_bodies.h"
+#include "kernels/cuda/kernel_bodies.h"
 
 #ifndef SV_EMU_REQUIRE
 #error "define SV_EMU_REQUIRE(cond) before including kernel_launch_emu.h"
@@ -47,7 +47,7 @@ void groupOrEmu(uint64_t (&v)[kWarp]) {
   }
 }
 
-// ---- Emulated launches (mirror the kernels of cuda/device_kernels.cu) ------
+// ---- Emulated launches (mirror the kernels of src/kernels/cuda/device_kernels.cu) ------
 // Iterations that took the pack kernel's all-full fast path (for coverage).
 inline size_t gPackFastIterations = 0;
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The launchers of cuda/device_kernels.h and src/device/glue.h for the
+// The launchers of src/kernels/cuda/device_kernels.h and src/kernels/cuda/glue.h for the
 // emulated runtime: the same argument checks and grid sizes as the CUDA
 // launchers, and a launch is one operation on the emulated stream that runs
 // the kernel over every block, warp and lane (kernel_launch_emu.h). Before it
@@ -8,9 +8,9 @@
 // buffer faults the context (cudaErrorIllegalAddress) instead of passing.
 #include <stdio.h>
 
-#include "device/glue.h"
-#include "device/glue_bodies.h"
-#include "device_kernels.h"
+#include "kernels/cuda/glue.h"
+#include "kernels/cuda/glue_bodies.h"
+#include "kernels/cuda/device_kernels.h"
 #include "emu_runtime.h"
 
 #define SV_EMU_REQUIRE(cond) \
@@ -24,7 +24,7 @@ namespace {
 
 // As the CUDA launchers: the current device's SM count (cudaGetDevice per
 // launch, the attribute cached), and the launch's own result (as
-// cudaLaunchKernelEx returns it, cuda/launch.h), so the runtime calls
+// cudaLaunchKernelEx returns it, src/kernels/cuda/launch.h), so the runtime calls
 // counted here are the ones a GPU build makes.
 unsigned maxBlocks() {
   int dev = 0;
@@ -126,7 +126,7 @@ cudaError_t voteUnpack(const uint64_t* in, size_t rankStride, size_t words, cons
 
 }  // namespace device
 
-namespace glue {
+namespace device {
 
 cudaError_t nanPublish(unsigned long long* cnt, const unsigned long long* counts, int n, bool flagError,
                        DeviceNanRecord* host, cudaStream_t stream) {
@@ -161,5 +161,5 @@ cudaError_t copyBits(const uint64_t* src, uint32_t* dst, size_t n32, uint32_t la
   });
 }
 
-}  // namespace glue
+}  // namespace device
 }  // namespace sv

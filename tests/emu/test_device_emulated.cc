@@ -28,9 +28,9 @@
 #include <thread>
 #include <vector>
 
-#include "device_kernels.h"
+#include "kernels/cuda/device_kernels.h"
 #include "emu_runtime.h"
-#include "kernel_bodies.h"
+#include "kernels/cuda/kernel_bodies.h"
 #include "signvote.h"
 #include "signvote_nccl.h"
 #include "transport/loopback.h"

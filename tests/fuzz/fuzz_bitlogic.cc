@@ -16,7 +16,7 @@
 
 #include "bitlogic.h"
 #include "datatype.h"
-#include "host_kernels.h"
+#include "kernels/host/host_kernels.h"
 #include "../unit/unit_reference.h"
 
 namespace {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The GPU kernels (sv::device, cuda/device_kernels.h) against the host
+// The GPU kernels (sv::device, src/kernels/cuda/device_kernels.h) against the host
 // kernels (sv::host), bit for bit: random and adversarial inputs (NaN
 // payloads, +-0, +-inf, denormals, max finite), every datatype, plane count
 // and tie policy, sizes from 0 to multi-million (tails of every kind, grids
@@ -20,8 +20,8 @@
 
 #include "bitlogic.h"
 #include "datatype.h"
-#include "device_kernels.h"
-#include "host_kernels.h"
+#include "kernels/cuda/device_kernels.h"
+#include "kernels/host/host_kernels.h"
 #include "unit_reference.h"
 
 namespace {

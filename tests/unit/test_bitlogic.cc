@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "bitlogic.h"
-#include "host_simd.h"
+#include "kernels/host/host_simd.h"
 #include "unit_reference.h"
 
 namespace {

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Host equivalence of the GPU kernels without a GPU: each kernel of
-// cuda/device_kernels.cu is emulated launch by launch (every block, every
+// src/kernels/cuda/device_kernels.cu is emulated launch by launch (every block, every
 // warp, every lane, every grid-stride iteration) over the same per-lane
-// bodies and index math (cuda/kernel_bodies.h) the device runs; the only
+// bodies and index math (src/kernels/cuda/kernel_bodies.h) the device runs; the only
 // parts re-written here are the cross-lane steps, modelled exactly (the
 // shfl_xor butterfly, shfl broadcasts, the block's NaN sum and its one
 // atomicAdd). The emulated results must equal sv::host::pack / vote / unpack
@@ -21,8 +21,8 @@
 
 #include "bitlogic.h"
 #include "datatype.h"
-#include "host_kernels.h"
-#include "kernel_bodies.h"
+#include "kernels/host/host_kernels.h"
+#include "kernels/cuda/kernel_bodies.h"
 #define SV_EMU_REQUIRE(cond) REQUIRE(cond)
 #include "kernel_launch_emu.h"
 #include "unit_reference.h"

@@ -17,7 +17,7 @@
 #include "comm.h"
 #include "config.h"
 #include "datatype.h"
-#include "host_kernels.h"
+#include "kernels/host/host_kernels.h"
 #include "plan.h"
 #include "transport/loopback.h"
 
@@ -123,7 +123,7 @@ std::vector<std::vector<uint32_t>> replayDevice(const svConfig_t& user, const st
   }
   std::vector<std::vector<uint32_t>> out(P);
   for (int r = 0; r < P; ++r) {
-    if (packed) {  // glue::copyBits: whole 32-bit words, the last one masked
+    if (packed) {  // device::copyBits: whole 32-bit words, the last one masked
       const size_t n32 = (count + 31) / 32;
       out[r].assign(n32, 0);
       memcpy(out[r].data(), rs[r].data(), n32 * 4);

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "bitlogic.h"
-#include "host_isa.h"
+#include "kernels/host/host_isa.h"
 #include "unit_reference.h"
 
 namespace {

@@ -8,8 +8,8 @@
 #include <vector>
 
 #include "bitlogic.h"
-#include "host_isa.h"
-#include "host_kernels.h"
+#include "kernels/host/host_isa.h"
+#include "kernels/host/host_kernels.h"
 #include "unit_reference.h"
 
 namespace {

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// GPU kernels: the device twins of src/host_kernels.h, with the same buffer
+// GPU kernels: the device twins of src/kernels/host/host_kernels.h, with the same buffer
 // layouts (64-bit words, plane groups; see src/bitlogic.h), so the engine can
 // swap one for the other. Every launcher enqueues on `stream`, never
 // synchronises, and returns the launch's cudaError_t. Element ranges start on

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The GPU kernels of cuda/device_kernels.h. The per-lane work is in
+// The GPU kernels of src/kernels/cuda/device_kernels.h. The per-lane work is in
 // kernel_bodies.h (shared with the host emulation test); this file holds the
 // kernels' loops, the cross-lane steps (warp shuffles, the block's NaN sum)
 // and the launchers. Design notes: docs/gpu-kernels.md.

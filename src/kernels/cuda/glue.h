@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Small stream-ordered helpers of the device engine (glue.cu): NaN counts
 // published to the host, and the 64-bit staging words copied back to the
-// caller's 32-bit bit buffers. The sign kernels are cuda/device_kernels.h.
+// caller's 32-bit bit buffers. The sign kernels are src/kernels/cuda/device_kernels.h.
 #pragma once
 
 #include <stddef.h>
@@ -31,7 +31,7 @@ enum DeviceCounter : int {
   kCntAll = 8          // P entries: every rank's kCntLocal (SV_NAN_ERROR)
 };
 
-namespace glue {
+namespace device {
 
 // One thread: total = sum of counts[0..n); cnt[kCntTotal] = flagError ? total
 // : 0; folds cnt[kCntLocal] into the running totals, publishes them to
@@ -50,5 +50,5 @@ cudaError_t advanceCall(unsigned long long* cnt, DeviceNanRecord* host, cudaStre
 cudaError_t copyBits(const uint64_t* src, uint32_t* dst, size_t n32, uint32_t lastMask,
                      const unsigned long long* skipIfNonzero, cudaStream_t stream);
 
-}  // namespace glue
+}  // namespace device
 }  // namespace sv

@@ -4,10 +4,10 @@
 #pragma once
 
 #include "bitlogic.h"  // SV_HOST_DEVICE
-#include "device/glue.h"
+#include "glue.h"
 
 namespace sv {
-namespace glue {
+namespace device {
 
 SV_HOST_DEVICE void systemFence() {
 #if defined(__CUDA_ARCH__)
@@ -54,5 +54,5 @@ SV_HOST_DEVICE void copyBitsWord(const uint32_t* src, uint32_t* dst, size_t i, s
   dst[i] = i + 1 == n32 ? (w & lastMask) : w;
 }
 
-}  // namespace glue
+}  // namespace device
 }  // namespace sv

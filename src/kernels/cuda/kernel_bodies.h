@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The per-lane bodies of the GPU kernels (cuda/device_kernels.cu), written as
+// The per-lane bodies of the GPU kernels (src/kernels/cuda/device_kernels.cu), written as
 // SV_HOST_DEVICE code free of CUDA intrinsics, so that a host unit test
 // (tests/unit/test_device_kernel_bodies.cc) can run the kernels' exact index
 // math and bit logic over an emulated launch. The only cross-lane steps, an

@@ -5,12 +5,12 @@
 // and is tested bit for bit against the generic one (tests/unit).
 //
 //   generic  bitlogic.h's loops, one element at a time (any CPU)
-//   sse2     src/host_simd.h: 4-16 lanes, movemask (every x86-64)
-//   avx2     src/host_kernels_avx2.cc: 8-32 lanes
-//   avx512   src/host_kernels_avx512.cc: 16-64 lanes, compares into masks,
+//   sse2     src/kernels/host/host_simd.h: 4-16 lanes, movemask (every x86-64)
+//   avx2     src/kernels/host/host_kernels_avx2.cc: 8-32 lanes
+//   avx512   src/kernels/host/host_kernels_avx512.cc: 16-64 lanes, compares into masks,
 //            blends from masks, non-temporal stores for large unpacks
 //            (AVX-512 F, BW, VL, DQ)
-//   neon     src/host_kernels_neon.cc: 8 elements a step (every AArch64
+//   neon     src/kernels/host/host_kernels_neon.cc: 8 elements a step (every AArch64
 //            CPU); opt-in: never the default, being unmeasured on Arm
 //            hardware (docs/perf-host.md#aarch64)
 // On other architectures (e.g. aarch64) only the x86 forms are absent:

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
-#include "device/glue.h"
-#include "device/glue_bodies.h"
-#include "launch.h"  // cuda/
+#include "glue.h"
+#include "glue_bodies.h"
+#include "launch.h"
 
 namespace sv {
-namespace glue {
+namespace device {
 namespace {
 
 __global__ void nanPublishKernel(unsigned long long* cnt, const unsigned long long* counts, int n, bool flagError,
@@ -43,5 +43,5 @@ cudaError_t copyBits(const uint64_t* src, uint32_t* dst, size_t n32, uint32_t la
                       skipIfNonzero);
 }
 
-}  // namespace glue
+}  // namespace device
 }  // namespace sv
