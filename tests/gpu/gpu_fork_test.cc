@@ -113,27 +113,20 @@ void checkAllReduce(RankLink& link, svComm_t comm, const Policy& pol, const Type
     }
     if (r == gRank) mine = in;
   }
-  const size_t bytes = n * t.bytes;
-  void *ds = nullptr, *dr = nullptr;
-  CUDA_OK(cudaMalloc(&ds, bytes + 64));
-  CUDA_OK(cudaMalloc(&dr, bytes + 64));
-  CUDA_OK(cudaMemset(dr, 0xA5, bytes + 64));
-  CUDA_OK(cudaMemcpy(inPlace ? dr : ds, mine.data(), bytes, cudaMemcpyHostToDevice));
-  SV_OK(svAllReduceSign(inPlace ? dr : ds, dr, n, t.dt, comm, stream));
-  CUDA_OK(cudaStreamSynchronize(stream));
-  std::vector<unsigned char> out(bytes + 64);
-  CUDA_OK(cudaMemcpy(out.data(), dr, bytes + 64, cudaMemcpyDeviceToHost));
-  CUDA_OK(cudaFree(ds));
-  CUDA_OK(cudaFree(dr));
-  bool guard = true;
-  for (size_t k = bytes; k < bytes + 64; ++k) guard &= out[k] == 0xA5;
+  std::vector<unsigned char> out;
+  bool guard = false;
+  if (const char* f = deviceAllReduce(comm, t, n, inPlace, mine, stream, &out, &guard)) {
+    fprintf(stderr, "rank %d [%s]: %s failed: %s\n", gRank, gCase.c_str(), f, svGetLastError(comm));
+    _exit(1);
+  }
   CHECK(guard, "bytes past recvbuff + count were written");
   size_t bad = 0, firstBad = 0;
   for (size_t i = 0; i < n; ++i)
     if (!isVote(t, load(out.data(), t, i), pos[i], neg[i], pol.tie) && bad++ == 0) firstBad = i;
   CHECK(bad == 0, "%zu element(s) disagree with the integer vote, first at %zu", bad, firstBad);
   char line[256];
-  snprintf(line, sizeof line, "%s %016llx", gCase.c_str(), static_cast<unsigned long long>(hashBytes(out.data(), bytes)));
+  snprintf(line, sizeof line, "%s %016llx", gCase.c_str(),
+           static_cast<unsigned long long>(hashBytes(out.data(), out.size())));
   link.report(line);
 }
 

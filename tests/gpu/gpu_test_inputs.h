@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <cuda_runtime_api.h>
+
 #include <random>
 #include <vector>
 
@@ -79,6 +81,32 @@ inline bool isVote(const Type& t, uint64_t got, int pos, int neg, int tiePolicy)
   if (tiePolicy == SV_TIE_POSITIVE) return got == plus;
   if (tiePolicy == SV_TIE_ZERO) return got == 0;
   return got == plus || got == minus;
+}
+
+// svAllReduceSign of `in` (n elements of t) on a device communicator, in
+// place or not, recvbuff followed by 64 guard bytes: *out gets the n
+// elements, *guardOk whether the guard survived. Returns the failing call's
+// name, or nullptr.
+inline const char* deviceAllReduce(svComm_t comm, const Type& t, size_t n, bool inPlace,
+                                   const std::vector<unsigned char>& in, cudaStream_t stream,
+                                   std::vector<unsigned char>* out, bool* guardOk) {
+  const size_t bytes = n * t.bytes;
+  void *ds = nullptr, *dr = nullptr;
+  const char* failed = nullptr;
+  if (cudaMalloc(&ds, bytes + 64) != cudaSuccess || cudaMalloc(&dr, bytes + 64) != cudaSuccess) failed = "cudaMalloc";
+  else if (cudaMemset(dr, 0xA5, bytes + 64) != cudaSuccess) failed = "cudaMemset";
+  else if (cudaMemcpy(inPlace ? dr : ds, in.data(), bytes, cudaMemcpyHostToDevice) != cudaSuccess) failed = "cudaMemcpy";
+  else if (svAllReduceSign(inPlace ? dr : ds, dr, n, t.dt, comm, stream) != svSuccess) failed = "svAllReduceSign";
+  else if (cudaStreamSynchronize(stream) != cudaSuccess) failed = "cudaStreamSynchronize";
+  std::vector<unsigned char> all(bytes + 64);
+  if (!failed && cudaMemcpy(all.data(), dr, bytes + 64, cudaMemcpyDeviceToHost) != cudaSuccess) failed = "cudaMemcpy back";
+  cudaFree(ds);
+  cudaFree(dr);
+  *guardOk = true;
+  for (size_t k = bytes; k < bytes + 64; ++k) *guardOk &= all[k] == 0xA5;
+  all.resize(bytes);
+  out->swap(all);
+  return failed;
 }
 
 }  // namespace svtest

@@ -164,19 +164,12 @@ void checkAllReduce(svComm_t dcomm, svComm_t hcomm, const Policy& pol, const Typ
   }
   // Device, with a guard element after recvbuff.
   const size_t bytes = n * t.bytes;
-  void *dsend = nullptr, *drecv = nullptr;
-  CUDA_OK(cudaMalloc(&dsend, bytes + 64));
-  CUDA_OK(cudaMalloc(&drecv, bytes + 64));
-  CUDA_OK(cudaMemset(drecv, 0xA5, bytes + 64));
-  CUDA_OK(cudaMemcpy(inPlace ? drecv : dsend, in.data(), bytes, cudaMemcpyHostToDevice));
-  SV_OK(svAllReduceSign(inPlace ? drecv : dsend, drecv, n, t.dt, dcomm, stream));
-  CUDA_OK(cudaStreamSynchronize(stream));
-  std::vector<unsigned char> out(bytes + 64);
-  CUDA_OK(cudaMemcpy(out.data(), drecv, bytes + 64, cudaMemcpyDeviceToHost));
-  CUDA_OK(cudaFree(dsend));
-  CUDA_OK(cudaFree(drecv));
-  bool guard = true;
-  for (size_t k = bytes; k < bytes + 64; ++k) guard &= out[k] == 0xA5;
+  std::vector<unsigned char> out;
+  bool guard = false;
+  if (const char* f = svtest::deviceAllReduce(dcomm, t, n, inPlace, in, stream, &out, &guard)) {
+    fprintf(stderr, "rank %d [%s]: %s failed: %s\n", gRank, gCase.c_str(), f, svGetLastError(dcomm));
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
   CHECK(guard, "bytes past recvbuff + count were written");
   CHECK(memcmp(out.data(), hostOut.data(), bytes) == 0, "device output differs from the host backend's");
   size_t bad = 0, firstBad = 0;
