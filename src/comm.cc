@@ -63,6 +63,13 @@ Registry& registry() {
 
 }  // namespace
 
+svResult_t commConfig(const char* where, const svConfig_t* user, Config* out) {
+  char err[kErrorLineMax];
+  if (resolveConfig(user, out, err, sizeof(err)) != svSuccess)
+    return setError(nullptr, svInvalidArgument, where, "%s", err);
+  return svSuccess;
+}
+
 svResult_t commCreate(std::unique_ptr<Transport> transport, const Config& cfg, svComm_t* out,
                       DeviceStatePtr device) {
   if (!device && cfg.device != SV_DEVICE_HOST)

@@ -74,6 +74,10 @@ namespace sv {
 svResult_t commCreate(std::unique_ptr<Transport> transport, const Config& cfg, svComm_t* out,
                       DeviceStatePtr device = DeviceStatePtr());
 
+// The config of a new communicator (`user` may be NULL: defaults and SV_*),
+// or svInvalidArgument naming `where` and the bad field.
+svResult_t commConfig(const char* where, const svConfig_t* user, Config* out);
+
 // svSuccess iff comm is a live communicator; else a specific error naming
 // `where`. Every entry point taking a communicator calls this first.
 svResult_t commCheck(svComm_t comm, const char* where);

@@ -17,9 +17,7 @@ svResult_t commInitLoopback(const std::shared_ptr<LoopbackWorld>& world, int ran
   static const char* where = "commInitLoopback";
   if (comm == nullptr) return setError(nullptr, svInvalidArgument, where, "comm is NULL");
   Config cfg;
-  char err[kErrorLineMax];
-  if (resolveConfig(config, &cfg, err, sizeof(err)) != svSuccess)
-    return setError(nullptr, svInvalidArgument, where, "%s", err);
+  SVCHECK(commConfig(where, config, &cfg));
   if (cfg.device == SV_DEVICE_HOST) return commCreate(makeLoopbackTransport(world, rank), cfg, comm);
 #if SV_WITH_DEVICE
   int device = -1;

@@ -74,9 +74,7 @@ extern "C" svResult_t svCommInitMPI(svComm_t* comm, MPI_Comm mpiComm, svConfig_t
   if (mpiComm == MPI_COMM_NULL) return setError(nullptr, svInvalidArgument, where, "mpiComm is MPI_COMM_NULL");
   // Everything a rank can refuse alone comes before the first collective.
   Config cfg;
-  char err[kErrorLineMax];
-  if (resolveConfig(config, &cfg, err, sizeof(err)) != svSuccess)
-    return setError(nullptr, svInvalidArgument, where, "%s", err);
+  SVCHECK(commConfig(where, config, &cfg));
   bool shm = true;
   SVCHECK(sharedMemoryWanted(&shm));
   // A device communicator only when asked for (config.device / SV_DEVICE >=

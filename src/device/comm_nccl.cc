@@ -15,9 +15,7 @@ namespace {
 
 // The config of an NCCL-based init: device communicators only.
 svResult_t ncclConfig(const char* where, svConfig_t* config, Config* cfg) {
-  char err[kErrorLineMax];
-  if (resolveConfig(config, cfg, err, sizeof(err)) != svSuccess)
-    return setError(nullptr, svInvalidArgument, where, "%s", err);
+  SVCHECK(commConfig(where, config, cfg));
   if (cfg->deviceSet && cfg->device == SV_DEVICE_HOST)
     return setError(nullptr, svInvalidArgument, where,
                     "config.device / SV_DEVICE = -1 (host): NCCL communicators are device communicators");
