@@ -86,6 +86,7 @@ class CallScope {
   }
   bool capturing() const { return capturing_; }
   const char* where() const { return where_; }
+  cudaStream_t stream() const { return stream_; }
   // An svInvalidUsage that every rank meets alike before this call's first
   // exchange (staging that would have to grow under capture or after one,
   // SV_CHECK's verdict): it does not fail the communicator.
@@ -124,11 +125,15 @@ class CallScope {
   uint64_t sentBefore_ = 0;
 };
 
-// Grow a staging buffer to `bytes`. Growing frees the old buffer, so it
-// first waits for this communicator's queued work; under stream capture it
-// cannot (nothing may block, and the graph would keep the old address).
-// Once a call was captured, a graph may replay the buffers at any time, so
-// staging never moves again: a call needing more is refused.
+// Grow a staging buffer to `bytes`. On a stream-ordered transport (NCCL)
+// the old buffer is freed and the new one allocated on the call's stream
+// (cudaFreeAsync, cudaMallocAsync): no host wait, and the stream already
+// waits for this communicator's previous call, the last user of the old
+// buffer. On a host exchange (MPI, which may not handle stream-ordered
+// pool memory) it waits for the previous call, then cudaFree + cudaMalloc.
+// Under stream capture it cannot grow (the graph would keep the old
+// address). Once a call was captured, a graph may replay the buffers at any
+// time, so staging never moves again: a call needing more is refused.
 svResult_t ensure(svComm* comm, CallScope& scope, DeviceBuffer& b, size_t bytes) {
   DeviceState* d = comm->device.get();
   const char* where = scope.where();
@@ -145,14 +150,20 @@ svResult_t ensure(svComm* comm, CallScope& scope, DeviceBuffer& b, size_t bytes)
                     "staging must grow to %zu bytes, but a captured CUDA graph may replay the current buffers: "
                     "make the largest call once before the first capture",
                     bytes));
+  const bool streamOrdered = !d->transport->synchronisesStream();
+  cudaStream_t stream = scope.stream();
   if (b.ptr != nullptr) {
-    if (d->lastCallRecorded) SV_CUDACHECK(comm, where, cudaEventSynchronize(d->lastCall));
-    SV_CUDACHECK(comm, where, cudaFree(b.ptr));
+    if (streamOrdered) {
+      SV_CUDACHECK(comm, where, cudaFreeAsync(b.ptr, stream));
+    } else {
+      if (d->lastCallRecorded) SV_CUDACHECK(comm, where, cudaEventSynchronize(d->lastCall));
+      SV_CUDACHECK(comm, where, cudaFree(b.ptr));
+    }
     b.ptr = nullptr;
     b.bytes = 0;
   }
   const size_t n = roundUp(bytes, kStagingGranule);
-  cudaError_t e = cudaMalloc(&b.ptr, n);
+  cudaError_t e = streamOrdered ? cudaMallocAsync(&b.ptr, n, stream) : cudaMalloc(&b.ptr, n);
   if (e != cudaSuccess) {
     cudaGetLastError();
     b.ptr = nullptr;

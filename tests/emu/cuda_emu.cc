@@ -211,6 +211,7 @@ bool capturingNow(StreamState* s) {
 }
 
 void waitDrained(StreamState* s) {
+  ++tCounters.hostWaits;
   std::unique_lock<std::mutex> lock(s->m);
   const uint64_t target = s->enqueued;
   s->cv.wait(lock, [&] { return s->completed >= target; });
@@ -457,6 +458,23 @@ cudaError_t cudaMalloc(void** ptr, size_t size) {
   SV_EMU_UNSAFE_UNDER_CAPTURE();
   *ptr = allocate(size, Kind::kDevice);
   return *ptr ? cudaSuccess : ret(cudaErrorMemoryAllocation);
+}
+// Stream-ordered allocation: the memory exists at once (work ordered after
+// the call may use it), and cudaFreeAsync releases it when the stream gets
+// there. Under capture (a graph memory node in CUDA) it is refused here.
+cudaError_t cudaMallocAsync(void** ptr, size_t size, cudaStream_t stream) {
+  SV_EMU_ENTER();
+  if (ptr == nullptr) return ret(cudaErrorInvalidValue);
+  if (capturingNow(stateOf(stream))) return ret(cudaErrorStreamCaptureUnsupported);
+  *ptr = allocate(size, Kind::kDevice);
+  if (*ptr == nullptr) return ret(cudaErrorMemoryAllocation);
+  return ret(svemu::enqueue(stream, [] {}));
+}
+cudaError_t cudaFreeAsync(void* ptr, cudaStream_t stream) {
+  SV_EMU_ENTER();
+  if (ptr == nullptr) return cudaSuccess;
+  if (capturingNow(stateOf(stream))) return ret(cudaErrorStreamCaptureUnsupported);
+  return ret(svemu::enqueue(stream, [ptr] { release(ptr, false); }));
 }
 cudaError_t cudaMallocManaged(void** ptr, size_t size, unsigned int) {
   SV_EMU_ENTER();
@@ -717,6 +735,7 @@ cudaError_t cudaEventSynchronize(cudaEvent_t event) {
   if (event == nullptr) return ret(cudaErrorInvalidResourceHandle);
   SV_EMU_UNSAFE_UNDER_CAPTURE();
   std::shared_ptr<EventState> e = event->e;
+  ++tCounters.hostWaits;
   {
     std::unique_lock<std::mutex> l(e->m);
     const uint64_t target = e->recorded;

@@ -43,6 +43,7 @@ int multiProcessors();
 // is measured with these (test_device_emulated.cc, "hot path").
 struct Counters {
   unsigned long long apiCalls = 0, streamOps = 0, launches = 0;
+  unsigned long long hostWaits = 0;  // the calling thread blocked on GPU work (synchronise, cudaFree, cudaMemcpy)
 };
 Counters threadCounters();
 void countLaunch();  // kernels_emu.cc: one kernel launch

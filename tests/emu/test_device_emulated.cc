@@ -841,6 +841,37 @@ TEST_CASE("device engine (emulated): hot path: runtime calls and stream operatio
   }
 }
 
+// Staging growth on an NCCL communicator is stream-ordered (cudaFreeAsync +
+// cudaMallocAsync): a call that must grow blocks the host no more than one
+// that need not, and its result is still the host engine's.
+TEST_CASE("device engine (emulated): staging growth on an NCCL communicator does not wait on the host",
+          "[device-emulated][hotpath]") {
+  Failures fail;
+  runRanks(2, makeConfig(kDefault, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO),
+           makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_AS_ZERO), &fail, [&](RankCtx& ctx) {
+             const size_t small = 1000, big = 300000;
+             std::vector<float> in = hostFloats(big, 555, ctx.rank), want(big), got(big);
+             float* d = nullptr;
+             cudaMalloc(reinterpret_cast<void**>(&d), 2 * big * 4);
+             cudaMemcpy(d, in.data(), big * 4, cudaMemcpyHostToDevice);
+             RANK_CHECK(svAllReduceSign(d, d + big, small, svFloat32, ctx.dev, ctx.stream) == svSuccess, "small call");
+             cudaStreamSynchronize(ctx.stream);
+             RANK_CHECK(svAllReduceSign(in.data(), want.data(), small, svFloat32, ctx.host, nullptr) == svSuccess, "host");
+             const svemu::Counters a = svemu::threadCounters();
+             RANK_CHECK(svAllReduceSign(d, d + big, big, svFloat32, ctx.dev, ctx.stream) == svSuccess, "growing call: %s",
+                        svGetLastError(ctx.dev));
+             const svemu::Counters b = svemu::threadCounters();
+             RANK_CHECK(b.hostWaits == a.hostWaits, "the growing call blocked the host %llu time(s)",
+                        b.hostWaits - a.hostWaits);
+             cudaStreamSynchronize(ctx.stream);
+             RANK_CHECK(svAllReduceSign(in.data(), want.data(), big, svFloat32, ctx.host, nullptr) == svSuccess, "host");
+             cudaMemcpy(got.data(), d + big, big * 4, cudaMemcpyDeviceToHost);
+             RANK_CHECK(got == want, "the call after growth differs from the host engine");
+             cudaFree(d);
+           });
+  fail.check();
+}
+
 // ---- Failures on a device communicator over a host transport -----------------
 // The host exchange waits with the host engine's Waiter: the host path's
 // failure contract (docs/reliability.md) holds for device communicators over

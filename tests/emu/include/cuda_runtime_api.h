@@ -100,6 +100,8 @@ cudaError_t cudaDeviceSynchronize(void);
 cudaError_t cudaMalloc(void** ptr, size_t size);
 cudaError_t cudaMallocManaged(void** ptr, size_t size, unsigned int flags);
 cudaError_t cudaFree(void* ptr);
+cudaError_t cudaMallocAsync(void** ptr, size_t size, cudaStream_t stream);
+cudaError_t cudaFreeAsync(void* ptr, cudaStream_t stream);
 cudaError_t cudaHostAlloc(void** ptr, size_t size, unsigned int flags);
 cudaError_t cudaMallocHost(void** ptr, size_t size);
 cudaError_t cudaFreeHost(void* ptr);
