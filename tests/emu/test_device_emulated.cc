@@ -1040,3 +1040,42 @@ TEST_CASE("device engine over a host transport (emulated): SV_CHECK names a coun
     fail.check();
   }
 }
+
+TEST_CASE("device engine over a host transport (emulated): ranks that disagree on the count fail on every rank, "
+          "saying so",
+          "[device-emulated][faults][host-exchange]") {
+  struct Case {
+    const char* name;
+    std::vector<size_t> counts;
+    int algo;
+  };
+  const Case cases[] = {
+      {"P=2 1000 vs 3000, all-gather", {1000, 3000}, SV_ALGO_ALLGATHER},
+      {"P=3 one rank larger, all-gather", {1000, 1000, 3000}, SV_ALGO_ALLGATHER},
+      {"P=3 one rank larger, all-to-all", {5000, 5000, 20000}, SV_ALGO_ALLTOALL},
+  };
+  for (const Case& k : cases) {
+    INFO(k.name);
+    const int P = static_cast<int>(k.counts.size());
+    svConfig_t dc = makeConfig({SV_TIE_POSITIVE, SV_ZERO_POSITIVE, k.algo}, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO);
+    dc.timeout = 10;
+    Failures fail;
+    runRanks(P, dc, makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_AS_ZERO), &fail,
+             [&](RankCtx& ctx) {
+               const size_t n = k.counts[ctx.rank];
+               float* d = nullptr;
+               cudaMalloc(reinterpret_cast<void**>(&d), 2 * n * 4);
+               const svResult_t rc = svAllReduceSign(d, d + n, n, svFloat32, ctx.dev, ctx.stream);
+               const std::string msg = svGetLastError(ctx.dev);
+               RANK_CHECK(rc != svSuccess, "a call whose ranks disagree on the count succeeded");
+               RANK_CHECK(msg.find("disagree") != std::string::npos || msg.find("failed its call") != std::string::npos,
+                          "message: %s", msg.c_str());
+               RANK_CHECK(msg.find("SV_TIMEOUT") == std::string::npos, "found by the timeout: %s", msg.c_str());
+               cudaStreamSynchronize(ctx.stream);
+               RANK_CHECK(sv::loopbackPostedRecvs(ctx.devWorld, ctx.rank) == 0, "receives left posted");
+               cudaFree(d);
+             },
+             nullptr, DevVia::kHostStaged);
+    fail.check();
+  }
+}
