@@ -125,8 +125,8 @@ class CallScope {
   uint64_t sentBefore_ = 0;
 };
 
-// Grow a staging buffer to `bytes`. On a stream-ordered transport (NCCL)
-// the old buffer is freed and the new one allocated on the call's stream
+// Grow a staging buffer to `bytes`. On a stream-ordered transport (NCCL),
+// where the device has memory pools, the old buffer is freed and the new one allocated on the call's stream
 // (cudaFreeAsync, cudaMallocAsync): no host wait, and the stream already
 // waits for this communicator's previous call, the last user of the old
 // buffer. On a host exchange (MPI, which may not handle stream-ordered
@@ -150,7 +150,7 @@ svResult_t ensure(svComm* comm, CallScope& scope, DeviceBuffer& b, size_t bytes)
                     "staging must grow to %zu bytes, but a captured CUDA graph may replay the current buffers: "
                     "make the largest call once before the first capture",
                     bytes));
-  const bool streamOrdered = !d->transport->synchronisesStream();
+  const bool streamOrdered = d->memPools && !d->transport->synchronisesStream();
   cudaStream_t stream = scope.stream();
   if (b.ptr != nullptr) {
     if (streamOrdered) {

@@ -133,6 +133,9 @@ svResult_t deviceCommCreate(const char* where, std::unique_ptr<DeviceTransport> 
   DeviceGuard guard(d->device);
   const int P = transport->nranks(), me = transport->rank();
   SV_CUDACHECK(nullptr, where, cudaEventCreateWithFlags(&d->lastCall, cudaEventDisableTiming));
+  int pools = 0;  // some virtualised or MIG setups have no stream-ordered allocator
+  if (cudaDeviceGetAttribute(&pools, cudaDevAttrMemoryPoolsSupported, d->device) != cudaSuccess) cudaGetLastError();
+  d->memPools = pools != 0;
   SV_CUDACHECK(nullptr, where, cudaMalloc(reinterpret_cast<void**>(&d->counters), (kCntAll + P) * sizeof(unsigned long long)));
   SV_CUDACHECK(nullptr, where, cudaMemset(d->counters, 0, (kCntAll + P) * sizeof(unsigned long long)));
   SV_CUDACHECK(nullptr, where, cudaHostAlloc(reinterpret_cast<void**>(&d->hostRecord), sizeof(DeviceNanRecord), cudaHostAllocMapped));

@@ -42,6 +42,7 @@ struct DeviceState {
 
   DeviceBuffer packed, recv, result;  // device staging of a call
   bool stagingFrozen = false;         // a call was captured: staging never moves again
+  bool memPools = false;              // cudaMallocAsync works here (cudaDevAttrMemoryPoolsSupported)
   unsigned long long* counters = nullptr;  // device, kCntAll + P entries
   DeviceNanRecord* hostRecord = nullptr;   // mapped pinned host memory
   DeviceNanRecord* hostRecordDev = nullptr;  // its device address

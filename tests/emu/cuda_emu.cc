@@ -434,6 +434,10 @@ cudaError_t cudaSetDevice(int device) {
 cudaError_t cudaDeviceGetAttribute(int* value, cudaDeviceAttr attr, int device) {
   SV_EMU_ENTER();
   if (value == nullptr || !validDevice(device)) return ret(cudaErrorInvalidValue);
+  if (attr == cudaDevAttrMemoryPoolsSupported) {
+    *value = 1;  // cudaMallocAsync / cudaFreeAsync are modelled
+    return cudaSuccess;
+  }
   if (attr != cudaDevAttrMultiProcessorCount) return ret(cudaErrorInvalidValue);
   *value = svemu::multiProcessors();
   return cudaSuccess;
