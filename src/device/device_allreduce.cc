@@ -27,7 +27,7 @@
 #include "deadline.h"
 #include "debug.h"
 #include "device/device_comm.h"
-#include "kernels/cuda/device_kernels.h"  // cuda/: the GPU kernels
+#include "kernels/cuda/device_kernels.h"
 #include "plan.h"
 
 namespace sv {
@@ -126,10 +126,10 @@ class CallScope {
 };
 
 // Grow a staging buffer to `bytes`. On a stream-ordered transport (NCCL),
-// where the device has memory pools, the old buffer is freed and the new one allocated on the call's stream
-// (cudaFreeAsync, cudaMallocAsync): no host wait, and the stream already
-// waits for this communicator's previous call, the last user of the old
-// buffer. On a host exchange (MPI, which may not handle stream-ordered
+// where the device has memory pools, the old buffer is freed and the new
+// one allocated on the call's stream (cudaFreeAsync, cudaMallocAsync): no
+// host wait, and the stream already waits for this communicator's previous
+// call, the last user of the old buffer. On a host exchange (MPI, which may not handle stream-ordered
 // pool memory) it waits for the previous call, then cudaFree + cudaMalloc.
 // Under stream capture it cannot grow (the graph would keep the old
 // address). Once a call was captured, a graph may replay the buffers at any
