@@ -110,7 +110,6 @@ inline Chunk planChunk(const CallShape& s, int P, int me, size_t chunk) {
 //   allgather: pack into recv + me*words*inPlanes; in-place all-gather of
 //              words*inPlanes words; vote all words (or fused vote+unpack).
 struct StreamLayout {
-  size_t seg = 0;          // alltoall: segment words (segmentWords); allgather: words
   size_t packedWords = 0;  // staging sizes in 64-bit words (0: unused)
   size_t recvWords = 0;
   size_t resultWords = 0;
@@ -123,15 +122,14 @@ inline StreamLayout streamLayout(const CallShape& s, const Chunk& c, int P, int 
   StreamLayout l;
   const size_t ip = s.inPlanes, op = s.outPlanes;
   if (s.algorithm == SV_ALGO_ALLTOALL) {
-    l.seg = segmentWords(c.words, P);
-    l.packedWords = P * l.seg * ip;
-    l.recvWords = P * l.seg * ip;
-    l.resultWords = P * l.seg * op;
+    const size_t seg = segmentWords(c.words, P);
+    l.packedWords = P * seg * ip;
+    l.recvWords = P * seg * ip;
+    l.resultWords = P * seg * op;
     l.packAt = 0;
-    l.firstBlockWords = l.seg * ip;
-    l.secondBlockWords = l.seg * op;
+    l.firstBlockWords = seg * ip;
+    l.secondBlockWords = seg * op;
   } else {
-    l.seg = c.words;
     l.recvWords = P * c.words * ip;
     l.resultWords = needResult ? c.words * op : 0;
     l.packAt = me * c.words * ip;

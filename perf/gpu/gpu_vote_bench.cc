@@ -71,13 +71,17 @@ int rankMain(svtest::RankLink& link, const Args& a) {
   OK(cudaSetDevice(device) == cudaSuccess, "cudaSetDevice");
   cudaStream_t stream;
   OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking) == cudaSuccess, "cudaStreamCreate");
-  svUniqueId sid;
+  // Both ids travel as svUniqueId (an ncclUniqueId's 128 bytes, signvote_nccl.h).
+  static_assert(sizeof(svUniqueId) == sizeof(ncclUniqueId), "svUniqueId must be an ncclUniqueId");
+  svUniqueId sid, nidBytes;
   ncclUniqueId nid;
   if (link.rank() == 0) {
     OK(svGetUniqueId(&sid) == svSuccess, "svGetUniqueId");
     OK(ncclGetUniqueId(&nid) == ncclSuccess, "ncclGetUniqueId");
+    memcpy(&nidBytes, &nid, sizeof nid);
   }
-  OK(link.broadcast(&sid, sizeof sid) && link.broadcast(&nid, sizeof nid), "unique id from rank 0");
+  OK(link.broadcastId(&sid) && link.broadcastId(&nidBytes), "unique ids from rank 0");
+  memcpy(&nid, &nidBytes, sizeof nid);
   svConfig_t cfg = SV_CONFIG_INITIALIZER;
   cfg.device = device;
   svComm_t sv = nullptr;

@@ -167,8 +167,8 @@ svResult_t ensure(svComm* comm, CallScope& scope, DeviceBuffer& b, size_t bytes)
   if (e != cudaSuccess) {
     cudaGetLastError();
     b.ptr = nullptr;
-    return setError(comm, svSystemError, where, "cudaMalloc of %zu bytes of staging failed: %s", n,
-                    cudaGetErrorString(e));
+    return setError(comm, svSystemError, where, "%s of %zu bytes of staging failed: %s",
+                    streamOrdered ? "cudaMallocAsync" : "cudaMalloc", n, cudaGetErrorString(e));
   }
   b.bytes = n;
   return svSuccess;
@@ -215,9 +215,10 @@ svResult_t checkCall(svComm* comm, const char* where, int entry, int datatype, c
 // svCommGetStats reports (deviceRefreshStats), graph replays included; the
 // next call's order and the SV_TIMEOUT watchdog follow it. Bytes are counted
 // here, at enqueue (a replayed graph adds none).
-svResult_t endCollective(svComm* comm, CallScope& scope, cudaStream_t stream, uint64_t call, int algorithm) {
+svResult_t endCollective(svComm* comm, CallScope& scope, uint64_t call, int algorithm) {
   DeviceState* d = comm->device.get();
-  SVCHECK(kernel(comm, scope.where(), device::advanceCall(d->counters, d->hostRecordDev, stream), "advanceCall"));
+  SVCHECK(kernel(comm, scope.where(), device::advanceCall(d->counters, d->hostRecordDev, scope.stream()),
+                 "advanceCall"));
   SVCHECK(scope.end());
   SVCHECK(scope.watch(call));
   const uint64_t sent = scope.sent();
@@ -233,11 +234,11 @@ svResult_t endCollective(svComm* comm, CallScope& scope, cudaStream_t stream, ui
 // Returns in *voted where the result words lie (all words x outPlanes),
 // or, for the all-gather with fuseUnpack, leaves the unpack to `fused`.
 template <typename Fill, typename Fused>
-svResult_t exchangeAndVote(svComm* comm, CallScope& scope, const CallShape& s, const VoteParams& vp,
-                           cudaStream_t stream, const Fill& fill, bool fuseUnpack, const Fused& fused,
-                           const uint64_t** voted) {
+svResult_t exchangeAndVote(svComm* comm, CallScope& scope, const CallShape& s, const VoteParams& vp, const Fill& fill,
+                           bool fuseUnpack, const Fused& fused, const uint64_t** voted) {
   DeviceState* d = comm->device.get();
   const char* where = scope.where();
+  cudaStream_t stream = scope.stream();
   const int me = comm->rank;
   const size_t op = s.outPlanes;
   DeviceTransport* t = d->transport.get();
@@ -327,12 +328,12 @@ svResult_t runAllReduceSign(CallScope& scope, svComm* comm, const void* sendbuff
                     "voteUnpack");
     };
     const uint64_t* voted = nullptr;
-    SVCHECK(exchangeAndVote(comm, scope, s, vp, stream, fill, true, fused, &voted));
+    SVCHECK(exchangeAndVote(comm, scope, s, vp, fill, true, fused, &voted));
     if (voted != nullptr)
       SVCHECK(kernel(comm, where, device::unpack(voted, s.outPlanes, count, datatype, ob, recvbuff, gate, stream),
                      "unpack"));
   }
-  return endCollective(comm, scope, stream, call, s.algorithm);
+  return endCollective(comm, scope, call, s.algorithm);
 }
 
 svResult_t runAllReduceSignPacked(CallScope& scope, svComm* comm, const uint32_t* sendbits, uint32_t* recvbits,
@@ -360,11 +361,11 @@ svResult_t runAllReduceSignPacked(CallScope& scope, svComm* comm, const uint32_t
     };
     auto noFused = [&](const uint64_t*, size_t) -> svResult_t { return svSuccess; };
     const uint64_t* voted = nullptr;
-    SVCHECK(exchangeAndVote(comm, scope, s, vp, stream, fill, false, noFused, &voted));
+    SVCHECK(exchangeAndVote(comm, scope, s, vp, fill, false, noFused, &voted));
     SVCHECK(
         kernel(comm, where, device::copyBits(voted, recvbits, n32, lastWordMask(count), nullptr, stream), "copyBits"));
   }
-  return endCollective(comm, scope, stream, call, s.algorithm);
+  return endCollective(comm, scope, call, s.algorithm);
 }
 
 svResult_t runPackSigns(CallScope& scope, svComm* comm, const void* sendbuff, uint32_t* bits, size_t count,

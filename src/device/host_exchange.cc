@@ -17,6 +17,7 @@
 
 #include <string>
 
+#include "bitlogic.h"  // roundUp
 #include "comm.h"
 #include "deadline.h"
 #include "debug.h"
@@ -178,8 +179,7 @@ svResult_t HostExchangeTransport::reservePinned(size_t bytes) {
   freePinnedNear(topo_, hostRecv_, hostBytes_);
   hostSend_ = hostRecv_ = nullptr;
   hostBytes_ = 0;
-  const size_t page = 1 << 16;
-  const size_t n = (bytes + page - 1) / page * page;
+  const size_t n = roundUp(bytes, size_t(1) << 16);
   hostSend_ = allocPinnedNear(topo_, numa_, n);
   hostRecv_ = allocPinnedNear(topo_, numa_, n);
   if (hostSend_ == nullptr || hostRecv_ == nullptr) {

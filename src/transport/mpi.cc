@@ -296,4 +296,3 @@ int mpiCudaSupport() {
 }
 
 }  // namespace sv
-

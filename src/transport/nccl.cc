@@ -155,7 +155,6 @@ class NcclTransport final : public DeviceTransport {
   std::atomic<bool> gone_{false};
 };
 
-
 }  // namespace
 
 svResult_t ncclNewUniqueId(svUniqueId* id) {

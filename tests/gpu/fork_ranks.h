@@ -12,7 +12,6 @@
 // §5b), as tests/gpu/per_rank_env.sh does under mpirun.
 #pragma once
 
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,11 +34,12 @@ class RankLink {
   int rank() const { return rank_; }
   int nranks() const { return nranks_; }
 
-  // Rank 0 passes `bytes` at p; every other rank receives them (all call it
-  // once, in the same order). False when the parent or rank 0 is gone.
-  bool broadcast(void* p, size_t bytes) {
-    if (rank_ == 0) return writeAll(to_, "B", 1) && writeAll(to_, p, bytes);
-    return readAll(from_, p, bytes);
+  // Rank 0 passes its *id; every other rank receives it (all call it once,
+  // in the same order). The parent forwards whole ids, so this is the one
+  // broadcast there is. False when the parent or rank 0 is gone.
+  bool broadcastId(svUniqueId* id) {
+    if (rank_ == 0) return writeAll(to_, "B", 1) && writeAll(to_, id, sizeof(*id));
+    return readAll(from_, id, sizeof(*id));
   }
   // One line for the parent (no newline inside): "key value" lines are
   // compared across ranks by the caller of runForked.
@@ -92,8 +92,8 @@ inline void shareGpusIfNeeded(int rank, int nranks, int ngpu) {
   setenv("NCCL_IB_DISABLE", "1", 0);
 }
 
-// Runs body on P forked ranks; returns after all exited. The broadcasts of
-// rank 0 are forwarded to the others as they arrive.
+// Runs body on P forked ranks; returns after all exited. The ids rank 0
+// broadcasts are forwarded to the others as they arrive.
 inline ForkResult runForked(int P, const std::function<int(RankLink&)>& body) {
   ForkResult res;
   res.lines.resize(P);

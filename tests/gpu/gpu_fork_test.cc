@@ -88,7 +88,7 @@ svConfig_t makeConfig(const Policy& p, int device, int nan) {
 svComm_t makeComm(RankLink& link, const svConfig_t& cfg) {
   svUniqueId id;
   if (gRank == 0) SV_OK(svGetUniqueId(&id));
-  if (!link.broadcast(&id, sizeof id)) {
+  if (!link.broadcastId(&id)) {
     fprintf(stderr, "rank %d: no unique id from rank 0\n", gRank);
     _exit(1);
   }
