@@ -383,7 +383,6 @@ extern "C" {
 
 svResult_t svAllReduceSign(const void* sendbuff, void* recvbuff, size_t count, svDataType_t datatype,
                            svComm_t comm, cudaStream_t stream) {
-  (void)stream;  // host communicator: synchronous
   static const char* where = "svAllReduceSign";
   CommRef ref(comm, where);  // keeps comm alive if another thread destroys or aborts it
   SVCHECK(ref.result());
@@ -396,8 +395,11 @@ svResult_t svAllReduceSign(const void* sendbuff, void* recvbuff, size_t count, s
     if (s < r + count * esz && r < s + count * esz)
       return setError(comm, svInvalidArgument, where, "sendbuff and recvbuff overlap without being equal");
   }
+  if (inGroup()) {
+    if (comm->device) SVCHECK(deviceCheckBuffers(comm, where, sendbuff, "sendbuff", recvbuff, "recvbuff", count));
+    return groupAdd(comm, {sendbuff, recvbuff, count, datatype, stream}, where);
+  }
   if (comm->device) return onComm(comm, deviceAllReduceSign(comm, sendbuff, recvbuff, count, datatype, stream));
-  if (inGroup()) return groupAdd(comm, {sendbuff, recvbuff, count, datatype}, where);
   const CallShape shape = planCall(comm, count, false);
   const OutputBits bits = outputBits(datatype, comm->config.scale);
   const int ip = shape.inPlanes, op = shape.outPlanes;
@@ -428,8 +430,11 @@ svResult_t svAllReduceSignPacked(const uint32_t* sendbits, uint32_t* recvbits, s
     if (sendbits < recvbits + n32 && recvbits < sendbits + n32)
       return setError(comm, svInvalidArgument, where, "sendbits and recvbits overlap without being equal");
   }
+  if (inGroup()) {
+    if (comm->device) SVCHECK(deviceCheckBuffers(comm, where, sendbits, "sendbits", recvbits, "recvbits", count));
+    return groupAdd(comm, {sendbits, recvbits, count, kGroupPackedBits, stream}, where);
+  }
   if (comm->device) return onComm(comm, deviceAllReduceSignPacked(comm, sendbits, recvbits, count, stream));
-  if (inGroup()) return groupAdd(comm, {sendbits, recvbits, count, kGroupPackedBits}, where);
   const CallShape shape = planCall(comm, count, true);
   auto pack = [&](size_t firstWord, size_t words, uint64_t* out) -> uint64_t {
     copyBitsIn(sendbits, count, firstWord, words, out);

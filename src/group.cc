@@ -23,6 +23,7 @@
 #include "comm.h"
 #include "datatype.h"
 #include "debug.h"
+#include "device/device.h"
 #include "kernels/host/host_isa.h"
 #include "kernels/host/host_kernels.h"
 
@@ -41,6 +42,11 @@ thread_local std::vector<Pending> tlsPending;
 svResult_t runFused(svComm* comm, const std::vector<const GroupCall*>& calls) {
   static const char* where = "svGroupEnd";
   SVCHECK(commCheck(comm, where));  // destroyed or aborted during the group
+  if (comm->device) {  // the stream executor's fused call (device_allreduce.cc)
+    const svResult_t r = deviceAllReduceGroup(comm, calls.data(), calls.size());
+    if (r != svSuccess) commSetLastError(comm, threadLastError());
+    return r;
+  }
   const size_t n = calls.size();
   std::vector<size_t> first(n + 1, 0);  // first word of each tensor; first[n]: total
   for (size_t i = 0; i < n; ++i) first[i + 1] = first[i] + divUp(calls[i]->count, kWordBits);

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The group of calls between svGroupStart and svGroupEnd (group.cc), as the
-// entry points see it: a host communicator's checked call is queued there
-// instead of run.
+// entry points see it: a checked call is queued there instead of run.
 #pragma once
 
 #include <stddef.h>
@@ -18,6 +17,7 @@ struct GroupCall {
   void* recv;
   size_t count;
   int datatype;  // an svDataType_t, or kGroupPackedBits
+  cudaStream_t stream;  // device communicators
 };
 
 // This thread is between svGroupStart and its svGroupEnd.

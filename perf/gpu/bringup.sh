@@ -78,4 +78,7 @@ step kernels_bench 120 "$build/perf/sv_gpu_kernels_bench"
 for p in 1 2 4 8; do
   step "vote_bench_p$p" 90 "$build/perf/sv_gpu_vote_bench" -p "$p" -b 4K -e 256M -f 4 -n 20 -w 5
 done
+for p in 1 4; do  # issue 13's group figure: ResNet-50's 161 tensors
+  step "group_bench_p$p" 90 "$build/perf/sv_gpu_vote_bench" -p "$p" -g -e 128M -n 10 -w 3
+done
 echo "bring-up done in $SECONDS s; logs in $out"

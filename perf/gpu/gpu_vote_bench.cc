@@ -6,6 +6,13 @@
 // the median over iterations of the slowest rank's time.
 //
 //   sv_gpu_vote_bench -p P [-b 4K] [-e 256M] [-f 4] [-n 20] [-w 5]
+//   sv_gpu_vote_bench -p P -g [-n 20] [-w 5]
+//
+// -g: ResNet-50's 161 fp32 tensors (perf/resnet50_sizes.h) voted one call
+// per tensor, in one svGroupStart/End group and as one call over one buffer
+// of the same 25.5 M elements, beside ncclAllReduce the same three ways
+// (ncclGroupStart/End for the group); checks that the group's output equals
+// the separate calls' bit for bit (exit 1 otherwise).
 //
 // Sizes are bytes of fp32 input per rank. Ratio = NCCL time / signvote time
 // (> 1: signvote faster). Ranks beyond the GPU count share GPUs through
@@ -25,6 +32,7 @@
 
 #include "fork_ranks.h"
 #include "gpu_preflight.h"
+#include "resnet50_sizes.h"
 #include "signvote.h"
 #include "signvote_nccl.h"
 
@@ -35,6 +43,7 @@ struct Args {
   size_t minBytes = 4096, maxBytes = size_t(256) << 20;
   double factor = 4;
   int iters = 20, warmup = 5;
+  bool resnet = false;  // -g
 };
 
 size_t parseSize(const char* s) {
@@ -98,27 +107,65 @@ int rankMain(svtest::RankLink& link, const Args& a) {
   cudaEvent_t e0, e1;
   cudaEventCreate(&e0);
   cudaEventCreate(&e1);
-  for (size_t bytes = a.minBytes; bytes <= a.maxBytes;
-       bytes = std::max(bytes + 4, static_cast<size_t>(bytes * a.factor))) {
-    const size_t count = bytes / 4;
-    std::vector<float> tsv, tnccl;
+  // Median time of `iters` runs of `step` (after `warmup`), by events on stream.
+  auto timed = [&](auto&& step, double* us) -> bool {
+    std::vector<float> t;
     for (int it = 0; it < a.warmup + a.iters; ++it) {
       float ms = 0;
       cudaEventRecord(e0, stream);
-      OK(svAllReduceSign(send, recv, count, svFloat32, sv, stream) == svSuccess, "svAllReduceSign");
+      if (!step()) return false;
       cudaEventRecord(e1, stream);
-      OK(cudaEventSynchronize(e1) == cudaSuccess, "signvote call");
+      if (cudaEventSynchronize(e1) != cudaSuccess) return false;
       cudaEventElapsedTime(&ms, e0, e1);
-      if (it >= a.warmup) tsv.push_back(ms);
-      cudaEventRecord(e0, stream);
-      OK(ncclAllReduce(send, recv, count, ncclFloat, ncclSum, nc, stream) == ncclSuccess, "ncclAllReduce");
-      cudaEventRecord(e1, stream);
-      OK(cudaEventSynchronize(e1) == cudaSuccess, "NCCL call");
-      cudaEventElapsedTime(&ms, e0, e1);
-      if (it >= a.warmup) tnccl.push_back(ms);
+      if (it >= a.warmup) t.push_back(ms);
     }
+    *us = median(t) * 1e3;
+    return true;
+  };
+  if (a.resnet) {
+    const std::vector<size_t> sizes = svperf::resnet50Sizes();
+    std::vector<size_t> at(sizes.size() + 1, 0);
+    for (size_t k = 0; k < sizes.size(); ++k) at[k + 1] = at[k] + sizes[k];
+    const size_t total = at.back();
+    OK(total * 4 <= a.maxBytes, "buffers of 25.5 M floats (-e 128M or more)");
+    auto each = [&](auto&& f) {
+      for (size_t k = 0; k < sizes.size(); ++k)
+        if (!f(send + at[k], recv + at[k], sizes[k])) return false;
+      return true;
+    };
+    auto svOne = [&](float* s, float* r, size_t n) {
+      return svAllReduceSign(s, r, n, svFloat32, sv, stream) == svSuccess;
+    };
+    auto ncOne = [&](float* s, float* r, size_t n) {
+      return ncclAllReduce(s, r, n, ncclFloat, ncclSum, nc, stream) == ncclSuccess;
+    };
+    double t[6];
+    OK(timed([&] { return each(svOne); }, &t[0]), "separate calls");
+    std::vector<float> separate(total), grouped(total);
+    OK(cudaMemcpy(separate.data(), recv, total * 4, cudaMemcpyDeviceToHost) == cudaSuccess, "copy back");
+    OK(timed([&] { return svGroupStart() == svSuccess && each(svOne) && svGroupEnd() == svSuccess; }, &t[1]),
+       "group");
+    OK(cudaMemcpy(grouped.data(), recv, total * 4, cudaMemcpyDeviceToHost) == cudaSuccess, "copy back");
+    OK(memcmp(separate.data(), grouped.data(), total * 4) == 0, "group output equal to the separate calls'");
+    OK(timed([&] { return svOne(send, recv, total); }, &t[2]), "single call");
+    OK(timed([&] { return each(ncOne); }, &t[3]), "NCCL separate");
+    OK(timed([&] { return ncclGroupStart() == ncclSuccess && each(ncOne) && ncclGroupEnd() == ncclSuccess; }, &t[4]),
+       "NCCL group");
+    OK(timed([&] { return ncOne(send, recv, total); }, &t[5]), "NCCL single");
+    char line[192];
+    snprintf(line, sizeof line, "%.3f %.3f %.3f %.3f %.3f %.3f", t[0], t[1], t[2], t[3], t[4], t[5]);
+    link.report(line);
+  }
+  for (size_t bytes = a.minBytes; !a.resnet && bytes <= a.maxBytes;
+       bytes = std::max(bytes + 4, static_cast<size_t>(bytes * a.factor))) {
+    const size_t count = bytes / 4;
+    double tsv = 0, tnccl = 0;
+    OK(timed([&] { return svAllReduceSign(send, recv, count, svFloat32, sv, stream) == svSuccess; }, &tsv),
+       "svAllReduceSign");
+    OK(timed([&] { return ncclAllReduce(send, recv, count, ncclFloat, ncclSum, nc, stream) == ncclSuccess; }, &tnccl),
+       "ncclAllReduce");
     char line[128];
-    snprintf(line, sizeof line, "%zu %.3f %.3f", bytes, median(tsv) * 1e3, median(tnccl) * 1e3);
+    snprintf(line, sizeof line, "%zu %.3f %.3f", bytes, tsv, tnccl);
     link.report(line);
   }
   cudaFree(send);
@@ -133,8 +180,14 @@ int rankMain(svtest::RankLink& link, const Args& a) {
 
 int main(int argc, char** argv) {
   Args a;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const std::string k = argv[i];
+  for (int i = 1; i < argc; i += 2) {
+    std::string k = argv[i];
+    if (k == "-g") {
+      a.resnet = true;
+      --i;
+      continue;
+    }
+    if (i + 1 >= argc) k.clear();
     if (k == "-p") a.P = atoi(argv[i + 1]);
     else if (k == "-b") a.minBytes = parseSize(argv[i + 1]);
     else if (k == "-e") a.maxBytes = parseSize(argv[i + 1]);
@@ -142,7 +195,7 @@ int main(int argc, char** argv) {
     else if (k == "-n") a.iters = atoi(argv[i + 1]);
     else if (k == "-w") a.warmup = atoi(argv[i + 1]);
     else {
-      fprintf(stderr, "usage: %s -p P [-b 4K] [-e 256M] [-f 4] [-n 20] [-w 5]\n", argv[0]);
+      fprintf(stderr, "usage: %s -p P [-g] [-b 4K] [-e 256M] [-f 4] [-n 20] [-w 5]\n", argv[0]);
       return 2;
     }
   }
@@ -156,6 +209,25 @@ int main(int argc, char** argv) {
       fprintf(stderr, "rank %d exited with %d\n", r, res.exits[r]);
       return res.exits[r] == svtest::kExitSkip ? svtest::kExitSkip : 1;
     }
+  if (a.resnet) {
+    const char* names[6] = {"signvote separate", "signvote group", "signvote single",
+                            "nccl separate", "nccl group", "nccl single"};
+    double t[6] = {0};
+    for (int r = 0; r < a.P; ++r) {
+      double v[6];
+      if (res.lines[r].empty() || sscanf(res.lines[r][0].c_str(), "%lf %lf %lf %lf %lf %lf", &v[0], &v[1], &v[2],
+                                         &v[3], &v[4], &v[5]) != 6) {
+        fprintf(stderr, "rank %d reported no ResNet-50 times\n", r);
+        return 1;
+      }
+      for (int m = 0; m < 6; ++m) t[m] = std::max(t[m], v[m]);
+    }
+    printf("# sv_gpu_vote_bench -g P=%d: ResNet-50's 161 fp32 tensors (25,557,032 elements), median of %d "
+           "iterations, slowest rank; group output equal to the separate calls'\n", a.P, a.iters);
+    printf("%-20s %12s %14s\n", "mode", "time(us)", "/ sv single");
+    for (int m = 0; m < 6; ++m) printf("%-20s %12.1f %14.2f\n", names[m], t[m], t[2] > 0 ? t[m] / t[2] : 0.0);
+    return 0;
+  }
   printf("# sv_gpu_vote_bench P=%d, median of %d iterations, slowest rank; times in us\n", a.P, a.iters);
   printf("%14s %12s %12s %12s %10s\n", "bytes(fp32)", "count", "signvote", "nccl_fp32", "nccl/sv");
   for (size_t k = 0; k < res.lines[0].size(); ++k) {

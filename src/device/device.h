@@ -10,6 +10,7 @@
 
 #include <memory>
 
+#include "group.h"
 #include "signvote.h"
 
 struct svComm;
@@ -43,6 +44,15 @@ svResult_t devicePackSigns(svComm* comm, const void* sendbuff, uint32_t* bits, s
                            svDataType_t datatype, cudaStream_t stream);
 svResult_t deviceUnpackSigns(svComm* comm, const uint32_t* bits, void* recvbuff, size_t count,
                              svDataType_t datatype, cudaStream_t stream);
+
+// A call queued in a group (svGroupStart) on a device communicator: the
+// buffer checks deviceAllReduceSign makes, made when the call is queued.
+svResult_t deviceCheckBuffers(svComm* comm, const char* where, const void* send, const char* sendName,
+                              const void* recv, const char* recvName, size_t count);
+// svGroupEnd's fused call of a device communicator's queued calls
+// (group.cc): one exchange on the first call's stream, which the other
+// calls' streams join and wait for.
+svResult_t deviceAllReduceGroup(svComm* comm, const GroupCall* const* calls, size_t ncalls);
 
 // svCommAbort of a device communicator, before it is freed: aborts the
 // transport and frees without waiting for queued work.

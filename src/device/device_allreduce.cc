@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "check_signature.h"
 #include "comm.h"
@@ -27,6 +28,7 @@
 #include "deadline.h"
 #include "debug.h"
 #include "device/device_comm.h"
+#include "group.h"
 #include "kernels/cuda/device_kernels.h"
 #include "plan.h"
 
@@ -411,6 +413,100 @@ svResult_t runUnpackSigns(CallScope& scope, svComm* comm, const uint32_t* bits, 
   return scope.end();
 }
 
+// A group's calls (svGroupEnd) as one call of the stream executor: the
+// tensors laid out one after another from 64-element word boundaries, as
+// the host group lays them (group.cc), so the result is the host group's
+// bit for bit, random ties included. Pack and unpack run as list kernels,
+// one launch per datatype and kern::kListCap tensors, not one per tensor.
+struct GroupLayout {
+  std::vector<size_t> first;  // first word of each call; first[n]: all words
+  std::vector<device::TensorSlice> slices[4];  // typed calls by datatype (index dt - svFloat16)
+};
+constexpr svDataType_t kGroupTypes[4] = {svFloat16, svFloat32, svFloat64, svBfloat16};  // 6, 7, 8, 9
+
+svResult_t groupStreams(svComm* comm, const char* where, const GroupCall* const* calls, size_t n,
+                        std::vector<cudaStream_t>* others) {
+  DeviceState* d = comm->device.get();
+  for (size_t i = 1; i < n; ++i)
+    if (calls[i]->stream != calls[0]->stream &&
+        std::find(others->begin(), others->end(), calls[i]->stream) == others->end())
+      others->push_back(calls[i]->stream);
+  while (d->groupEvents.size() < others->size() + 1) {
+    cudaEvent_t e = nullptr;
+    SV_CUDACHECK(comm, where, cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    d->groupEvents.push_back(e);
+  }
+  return svSuccess;
+}
+
+svResult_t runGroup(CallScope& scope, svComm* comm, const GroupCall* const* calls, size_t n) {
+  const char* where = scope.where();
+  DeviceState* d = comm->device.get();
+  DeviceGuard guard(d->device);
+  cudaStream_t stream = scope.stream();
+  GroupLayout g;
+  g.first.assign(n + 1, 0);
+  for (size_t i = 0; i < n; ++i) g.first[i + 1] = g.first[i] + divUp(calls[i]->count, kWordBits);
+  const size_t words = g.first[n];
+  if (words == 0) return svSuccess;  // as the host group: no exchange, no call
+  for (size_t i = 0; i < n; ++i)
+    if (calls[i]->datatype != kGroupPackedBits && calls[i]->count > 0)
+      g.slices[calls[i]->datatype - svFloat16].push_back({calls[i]->send, calls[i]->recv, calls[i]->count, g.first[i]});
+  std::vector<cudaStream_t> others;
+  SVCHECK(groupStreams(comm, where, calls, n, &others));
+  const uint64_t call = comm->callCount++;
+  const CallShape s = planCall(comm, words * kWordBits, false, Executor::kStream);
+  logAlgorithm(comm, where, s);
+  SVCHECK(scope.begin(call));
+  // The other streams' work before the group comes first.
+  for (size_t k = 0; k < others.size(); ++k) {
+    SV_CUDACHECK(comm, where, cudaEventRecord(d->groupEvents[k + 1], others[k]));
+    SV_CUDACHECK(comm, where, cudaStreamWaitEvent(stream, d->groupEvents[k + 1], 0));
+  }
+  SVCHECK(scope.agreed(checkCall(comm, where, 2, 0, s, call)));
+  const VoteParams vp = voteParams(comm, s, call);
+  const bool nanError = comm->config.nan == SV_NAN_ERROR;
+  const unsigned long long* gate = nullptr;
+  auto fill = [&](uint64_t* out) -> svResult_t {
+    for (int k = 0; k < 4; ++k)
+      if (!g.slices[k].empty())
+        SVCHECK(kernel(comm, where,
+                       device::packList(g.slices[k].data(), g.slices[k].size(), kGroupTypes[k], s.inPlanes, out,
+                                        d->counters + kCntLocal, stream),
+                       "packList"));
+    // Packed calls (one plane: the entry refuses the policies that need
+    // two): the caller's words copied whole, as a packed call's are.
+    for (size_t i = 0; i < n; ++i)
+      if (calls[i]->datatype == kGroupPackedBits && calls[i]->count > 0)
+        SV_CUDACHECK(comm, where,
+                     cudaMemcpyAsync(out + g.first[i], calls[i]->send, divUp(calls[i]->count, 32) * 4,
+                                     cudaMemcpyDeviceToDevice, stream));
+    return nanCheck(comm, where, nanError, stream, &gate);
+  };
+  auto noFused = [&](const uint64_t*, size_t) -> svResult_t { return svSuccess; };
+  const uint64_t* voted = nullptr;
+  SVCHECK(exchangeAndVote(comm, scope, s, vp, fill, false, noFused, &voted));
+  for (int k = 0; k < 4; ++k)
+    if (!g.slices[k].empty())
+      SVCHECK(kernel(comm, where,
+                     device::unpackList(voted, s.outPlanes, g.slices[k].data(), g.slices[k].size(), kGroupTypes[k],
+                                        outputBits(kGroupTypes[k], comm->config.scale), gate, stream),
+                     "unpackList"));
+  for (size_t i = 0; i < n; ++i)
+    if (calls[i]->datatype == kGroupPackedBits && calls[i]->count > 0)
+      SVCHECK(kernel(comm, where,
+                     device::copyBits(voted + g.first[i], static_cast<uint32_t*>(calls[i]->recv),
+                                      divUp(calls[i]->count, 32), lastWordMask(calls[i]->count), gate, stream),
+                     "copyBits"));
+  SVCHECK(endCollective(comm, scope, call, s.algorithm));
+  // ... and their work after the group waits for it.
+  if (!others.empty()) {
+    SV_CUDACHECK(comm, where, cudaEventRecord(d->groupEvents[0], stream));
+    for (cudaStream_t o : others) SV_CUDACHECK(comm, where, cudaStreamWaitEvent(o, d->groupEvents[0], 0));
+  }
+  return svSuccess;
+}
+
 }  // namespace
 
 // The entry points: the failed-communicator rule around each call.
@@ -435,6 +531,21 @@ svResult_t devicePackSigns(svComm* comm, const void* sendbuff, uint32_t* bits, s
   SVCHECK(checkNotFailed(comm, "svPackSigns"));
   CallScope scope(comm, "svPackSigns", stream);
   return scope.finish(runPackSigns(scope, comm, sendbuff, bits, count, datatype, stream));
+}
+
+svResult_t deviceCheckBuffers(svComm* comm, const char* where, const void* send, const char* sendName,
+                              const void* recv, const char* recvName, size_t count) {
+  if (count == 0) return svSuccess;
+  SVCHECK(checkDevicePtr(comm, where, send, sendName));
+  if (recv != send) SVCHECK(checkDevicePtr(comm, where, recv, recvName));
+  return svSuccess;
+}
+
+svResult_t deviceAllReduceGroup(svComm* comm, const GroupCall* const* calls, size_t ncalls) {
+  deviceTimeoutCheck(comm, "svGroupEnd");
+  SVCHECK(checkNotFailed(comm, "svGroupEnd"));
+  CallScope scope(comm, "svGroupEnd", ncalls > 0 ? calls[0]->stream : nullptr);
+  return scope.finish(runGroup(scope, comm, calls, ncalls));
 }
 
 svResult_t deviceUnpackSigns(svComm* comm, const uint32_t* bits, void* recvbuff, size_t count, svDataType_t datatype,

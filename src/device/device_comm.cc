@@ -53,6 +53,7 @@ DeviceState::~DeviceState() {
     if (lastCallRecorded && !aborted) cudaEventSynchronize(lastCall);
     cudaEventDestroy(lastCall);
   }
+  for (cudaEvent_t e : groupEvents) cudaEventDestroy(e);
   // A failed exchange the transport could not release may still write
   // into the staging: it stays allocated (leak on purpose).
   const bool keepStaging = transport && transport->leaking();

@@ -54,6 +54,9 @@ struct DeviceState {
   cudaEvent_t lastCall = nullptr;
   bool lastCallRecorded = false;
   bool aborted = false;  // svCommAbort: free without waiting for queued work
+  // A group's streams other than its first (svGroupEnd): events through
+  // which they join the fused call and wait for its end. Made on first use.
+  std::vector<cudaEvent_t> groupEvents;
 
   // SV_TIMEOUT (timeout > 0): watches every collective call's completion;
   // on a timeout it writes timeoutError, sets timedOut and aborts the

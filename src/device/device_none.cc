@@ -31,6 +31,13 @@ svResult_t devicePackSigns(svComm* comm, const void*, uint32_t*, size_t, svDataT
 svResult_t deviceUnpackSigns(svComm* comm, const uint32_t*, void*, size_t, svDataType_t, cudaStream_t) {
   return unreachable(comm, "svUnpackSigns");
 }
+svResult_t deviceCheckBuffers(svComm* comm, const char* where, const void*, const char*, const void*, const char*,
+                              size_t) {
+  return unreachable(comm, where);
+}
+svResult_t deviceAllReduceGroup(svComm* comm, const GroupCall* const*, size_t) {
+  return unreachable(comm, "svGroupEnd");
+}
 svResult_t deviceAsyncError(svComm* comm, svResult_t* asyncError) {
   *asyncError = svSuccess;
   return svSuccess;

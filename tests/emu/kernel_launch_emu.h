@@ -51,10 +51,36 @@ void groupOrEmu(uint64_t (&v)[kWarp]) {
 // Iterations that took the pack kernel's all-full fast path (for coverage).
 inline size_t gPackFastIterations = 0;
 
+// One warp iteration of the pack kernel (chunks c .. c+kUnroll-1), every
+// lane; adds each lane's NaNs to nans[lane].
+template <typename U, typename K>
+void emuPackIteration(const U* x, size_t n, int planes, uint64_t* out, size_t c, bool vec,
+                      unsigned long long (&nans)[kWarp]) {
+  constexpr int L = Slot<U>::kLanes;
+  uint64_t s[kUnroll][kWarp], v[kUnroll][kWarp];
+  if (packIterationFull<U>(c, n, vec)) {
+    ++gPackFastIterations;
+    for (int lane = 0; lane < kWarp; ++lane) {
+      Vec16<U> e[kUnroll];
+      for (int k = 0; k < kUnroll; ++k) packLoadFull<U>(x, (c + k) * kWarp + lane, &e[k]);
+      for (int k = 0; k < kUnroll; ++k)
+        nans[lane] += packBits<U, K>(e[k], (c + k) * kWarp + lane, &s[k][lane], &v[k][lane]);
+    }
+  } else {
+    for (int lane = 0; lane < kWarp; ++lane)
+      for (int k = 0; k < kUnroll; ++k)
+        nans[lane] += packSlot<U, K>(x, n, (c + k) * kWarp + lane, vec, &s[k][lane], &v[k][lane]);
+  }
+  for (int k = 0; k < kUnroll; ++k) {
+    groupOrEmu<L>(s[k]);
+    if (planes == 2) groupOrEmu<L>(v[k]);
+    for (int lane = 0; lane < kWarp; ++lane)
+      packStore<U>((c + k) * kWarp + lane, n, planes, s[k][lane], planes == 2 ? v[k][lane] : 0, out);
+  }
+}
+
 template <typename U, typename K>
 void emuPack(const void* xv, size_t n, int planes, uint64_t* out, unsigned long long* nanCount, unsigned mb) {
-  size_t* fastIterations = &gPackFastIterations;
-  constexpr int L = Slot<U>::kLanes;
   const U* x = static_cast<const U*>(xv);
   const bool vec = aligned16(xv);
   const unsigned grid = slotBlocks(slotsOf<U>(n), mb);
@@ -66,31 +92,37 @@ void emuPack(const void* xv, size_t n, int planes, uint64_t* out, unsigned long 
       const size_t begin = warpUniform(grid, b, wp, chunkBegin);
       const size_t step = warpUniform(grid, b, wp, chunkStep);
       unsigned long long nans[kWarp] = {0};
-      for (size_t c = begin; c < chunks; c += step) {
-        uint64_t s[kUnroll][kWarp], v[kUnroll][kWarp];
-        if (packIterationFull<U>(c, n, vec)) {
-          ++*fastIterations;
-          for (int lane = 0; lane < kWarp; ++lane) {
-            Vec16<U> e[kUnroll];
-            for (int k = 0; k < kUnroll; ++k) packLoadFull<U>(x, (c + k) * kWarp + lane, &e[k]);
-            for (int k = 0; k < kUnroll; ++k)
-              nans[lane] += packBits<U, K>(e[k], (c + k) * kWarp + lane, &s[k][lane], &v[k][lane]);
-          }
-        } else {
-          for (int lane = 0; lane < kWarp; ++lane)
-            for (int k = 0; k < kUnroll; ++k)
-              nans[lane] += packSlot<U, K>(x, n, (c + k) * kWarp + lane, vec, &s[k][lane], &v[k][lane]);
-        }
-        for (int k = 0; k < kUnroll; ++k) {
-          groupOrEmu<L>(s[k]);
-          if (planes == 2) groupOrEmu<L>(v[k]);
-          for (int lane = 0; lane < kWarp; ++lane)
-            packStore<U>((c + k) * kWarp + lane, n, planes, s[k][lane], planes == 2 ? v[k][lane] : 0, out);
-        }
-      }
+      for (size_t c = begin; c < chunks; c += step) emuPackIteration<U, K>(x, n, planes, out, c, vec, nans);
       for (int lane = 0; lane < kWarp; ++lane) blockNans += nans[lane];
     }
     if (nanCount != nullptr && blockNans) *nanCount += blockNans;  // the block's atomicAdd
+  }
+}
+
+// packListKernel: the list's warp iterations end to end (kernel_bodies.h).
+template <typename U, typename K>
+void emuPackList(const KernelList& l, int planes, uint64_t* out, unsigned long long* nanCount, unsigned mb) {
+  const unsigned grid = listBlocks(l, mb);
+  SV_EMU_REQUIRE(grid <= mb);
+  SV_EMU_REQUIRE((l.count >= 1 && l.count <= kListCap));
+  const size_t iters = l.iterEnd[l.count - 1];
+  for (unsigned b = 0; b < grid; ++b) {
+    unsigned long long blockNans = 0;
+    for (int wp = 0; wp < kWarpsPerBlock; ++wp) {
+      const size_t begin = warpUniform(grid, b, wp, warpOf);
+      const size_t step = warpUniform(grid, b, wp, warpsIn);
+      unsigned long long nans[kWarp] = {0};
+      int j = 0;
+      for (size_t g = begin; g < iters; g += step) {
+        j = listItemOf(l, g, j);
+        SV_EMU_REQUIRE((g >= listItemBegin(l, j) && g < l.iterEnd[j]));
+        const ListItem& it = l.item[j];
+        emuPackIteration<U, K>(static_cast<const U*>(it.src), it.n, planes, out + it.word * planes,
+                               (g - listItemBegin(l, j)) * kUnroll, (l.vecMask >> j) & 1, nans);
+      }
+      for (int lane = 0; lane < kWarp; ++lane) blockNans += nans[lane];
+    }
+    if (nanCount != nullptr && blockNans) *nanCount += blockNans;
   }
 }
 
@@ -103,6 +135,16 @@ inline void emuVote(const uint64_t* in, size_t rankStride, size_t words, const V
       const ThreadIdx t{grid, b, th};
       for (size_t w = threadOf(t); w < words; w += threadsIn(t)) voteOne(in, rankStride, p, firstWord, w, out);
     }
+}
+
+// One warp iteration of the unpack kernel: all loads before the stores.
+template <typename U>
+void emuUnpackIteration(const uint64_t* in, int planes, size_t n, U pos, U neg, U* out, size_t c, bool vec) {
+  uint64_t s[kUnroll][kWarp], z[kUnroll][kWarp];
+  for (int lane = 0; lane < kWarp; ++lane)
+    for (int k = 0; k < kUnroll; ++k) unpackLoad<U>(in, planes, n, (c + k) * kWarp + lane, &s[k][lane], &z[k][lane]);
+  for (int lane = 0; lane < kWarp; ++lane)
+    for (int k = 0; k < kUnroll; ++k) unpackSlot<U>(s[k][lane], z[k][lane], pos, neg, n, (c + k) * kWarp + lane, vec, out);
 }
 
 template <typename U>
@@ -119,14 +161,31 @@ void emuUnpack(const uint64_t* in, int planes, size_t n, const sv::OutputBits& b
     for (int wp = 0; wp < kWarpsPerBlock; ++wp) {
       const size_t begin = warpUniform(grid, b, wp, chunkBegin);
       const size_t step = warpUniform(grid, b, wp, chunkStep);
-      for (size_t c = begin; c < chunks; c += step) {
-        // All loads of the iteration before its stores, as in the kernel.
-        uint64_t s[kUnroll][kWarp], z[kUnroll][kWarp];
-        for (int lane = 0; lane < kWarp; ++lane)
-          for (int k = 0; k < kUnroll; ++k) unpackLoad<U>(in, planes, n, (c + k) * kWarp + lane, &s[k][lane], &z[k][lane]);
-        for (int lane = 0; lane < kWarp; ++lane)
-          for (int k = 0; k < kUnroll; ++k)
-            unpackSlot<U>(s[k][lane], z[k][lane], pos, neg, n, (c + k) * kWarp + lane, vec, out);
+      for (size_t c = begin; c < chunks; c += step) emuUnpackIteration<U>(in, planes, n, pos, neg, out, c, vec);
+    }
+}
+
+// unpackListKernel.
+template <typename U>
+void emuUnpackList(const uint64_t* in, int planes, const KernelList& l, const sv::OutputBits& bits,
+                   const unsigned long long* skipIfNonzero, unsigned mb) {
+  const unsigned grid = listBlocks(l, mb);
+  SV_EMU_REQUIRE(grid <= mb);
+  SV_EMU_REQUIRE((l.count >= 1 && l.count <= kListCap));
+  if (skipIfNonzero != nullptr && *skipIfNonzero != 0) return;
+  const U pos = static_cast<U>(bits.pos), neg = static_cast<U>(bits.neg);
+  const size_t iters = l.iterEnd[l.count - 1];
+  for (unsigned b = 0; b < grid; ++b)
+    for (int wp = 0; wp < kWarpsPerBlock; ++wp) {
+      const size_t begin = warpUniform(grid, b, wp, warpOf);
+      const size_t step = warpUniform(grid, b, wp, warpsIn);
+      int j = 0;
+      for (size_t g = begin; g < iters; g += step) {
+        j = listItemOf(l, g, j);
+        SV_EMU_REQUIRE((g >= listItemBegin(l, j) && g < l.iterEnd[j]));
+        const ListItem& it = l.item[j];
+        emuUnpackIteration<U>(in + it.word * planes, planes, it.n, pos, neg, static_cast<U*>(it.dst),
+                              (g - listItemBegin(l, j)) * kUnroll, (l.vecMask >> j) & 1);
       }
     }
 }
@@ -190,6 +249,25 @@ inline void emuVoteUnpackDt(const uint64_t* in, size_t stride, size_t words, con
     case svBfloat16: return emuVoteUnpack<uint16_t>(in, stride, words, p, firstWord, n, bits, out, skip, mb);
     case svFloat32: return emuVoteUnpack<uint32_t>(in, stride, words, p, firstWord, n, bits, out, skip, mb);
     case svFloat64: return emuVoteUnpack<uint64_t>(in, stride, words, p, firstWord, n, bits, out, skip, mb);
+  }
+}
+
+inline void emuPackListDt(const KernelList& l, svDataType_t dt, int planes, uint64_t* out, unsigned long long* nans,
+                          unsigned mb) {
+  switch (dt) {
+    case svFloat16: return emuPackList<uint16_t, sv::FloatBits<uint16_t>>(l, planes, out, nans, mb);
+    case svBfloat16: return emuPackList<uint16_t, sv::Bf16Bits>(l, planes, out, nans, mb);
+    case svFloat32: return emuPackList<uint32_t, sv::FloatBits<uint32_t>>(l, planes, out, nans, mb);
+    case svFloat64: return emuPackList<uint64_t, sv::FloatBits<uint64_t>>(l, planes, out, nans, mb);
+  }
+}
+inline void emuUnpackListDt(const uint64_t* in, int planes, const KernelList& l, svDataType_t dt,
+                            const sv::OutputBits& bits, const unsigned long long* skip, unsigned mb) {
+  switch (dt) {
+    case svFloat16:
+    case svBfloat16: return emuUnpackList<uint16_t>(in, planes, l, bits, skip, mb);
+    case svFloat32: return emuUnpackList<uint32_t>(in, planes, l, bits, skip, mb);
+    case svFloat64: return emuUnpackList<uint64_t>(in, planes, l, bits, skip, mb);
   }
 }
 

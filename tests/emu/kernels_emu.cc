@@ -11,6 +11,7 @@
 #include "kernels/cuda/glue.h"
 #include "kernels/cuda/glue_bodies.h"
 #include "kernels/cuda/device_kernels.h"
+#include "kernels/cuda/tensor_list.h"
 #include "emu_runtime.h"
 
 #define SV_EMU_REQUIRE(cond) \
@@ -122,6 +123,62 @@ cudaError_t voteUnpack(const uint64_t* in, size_t rankStride, size_t words, cons
     if (callOf(p, callDev, &q))
       svemu::emuVoteUnpackDt(in, rankStride, words, q, firstWord, n, dt, bits, out, skipIfNonzero, mb);
   });
+}
+
+// The list launchers: forEachList cuts the launches as on the GPU; each
+// launch checks every tensor's ranges when it runs.
+template <typename U>
+cudaError_t packListT(const TensorSlice* ts, size_t count, svDataType_t dt, int planes, uint64_t* out,
+                      unsigned long long* nanCount, cudaStream_t stream) {
+  const unsigned mb = maxBlocks();
+  return forEachList<U>(ts, count, true, [&](const kern::KernelList& l) {
+    return launch(stream, [=] {
+      for (int j = 0; j < l.count; ++j)
+        if (!svemu::accessible(l.item[j].src, l.item[j].n * sizeof(U), "packList input") ||
+            !svemu::accessible(out + l.item[j].word * planes, divUp(l.item[j].n, kWordBits) * planes * 8,
+                               "packList output"))
+          return;
+      if (nanCount != nullptr && !svemu::accessible(nanCount, 8, "packList NaN counter")) return;
+      svemu::emuPackListDt(l, dt, planes, out, nanCount, mb);
+    });
+  });
+}
+
+template <typename U>
+cudaError_t unpackListT(const uint64_t* in, int planes, const TensorSlice* ts, size_t count, svDataType_t dt,
+                        const OutputBits& bits, const unsigned long long* skipIfNonzero, cudaStream_t stream) {
+  const unsigned mb = maxBlocks();
+  return forEachList<U>(ts, count, false, [&](const kern::KernelList& l) {
+    return launch(stream, [=] {
+      if (!gateOk(skipIfNonzero)) return;
+      for (int j = 0; j < l.count; ++j)
+        if (!svemu::accessible(in + l.item[j].word * planes, divUp(l.item[j].n, kWordBits) * planes * 8,
+                               "unpackList input") ||
+            !svemu::accessible(l.item[j].dst, l.item[j].n * sizeof(U), "unpackList output"))
+          return;
+      svemu::emuUnpackListDt(in, planes, l, dt, bits, skipIfNonzero, mb);
+    });
+  });
+}
+
+cudaError_t packList(const TensorSlice* ts, size_t count, svDataType_t dt, int planes, uint64_t* out,
+                     unsigned long long* nanCount, cudaStream_t stream) {
+  if (!tensorListValid(ts, count, dt, planes, true) || out == nullptr) return cudaErrorInvalidValue;
+  switch (elemBytes(dt)) {
+    case 2: return packListT<uint16_t>(ts, count, dt, planes, out, nanCount, stream);
+    case 4: return packListT<uint32_t>(ts, count, dt, planes, out, nanCount, stream);
+    default: return packListT<uint64_t>(ts, count, dt, planes, out, nanCount, stream);
+  }
+}
+
+cudaError_t unpackList(const uint64_t* in, int planes, const TensorSlice* ts, size_t count, svDataType_t dt,
+                       const OutputBits& bits, const unsigned long long* skipIfNonzero, cudaStream_t stream) {
+  if (!tensorListValid(ts, count, dt, planes, false) || in == nullptr) return cudaErrorInvalidValue;
+  switch (elemBytes(dt)) {
+    case 2: return unpackListT<uint16_t>(in, planes, ts, count, dt, bits, skipIfNonzero, stream);
+    case 4: return unpackListT<uint32_t>(in, planes, ts, count, dt, bits, skipIfNonzero, stream);
+    default: return unpackListT<uint64_t>(in, planes, ts, count, dt, bits, skipIfNonzero, stream);
+  }
 }
 
 }  // namespace device

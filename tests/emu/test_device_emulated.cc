@@ -1079,3 +1079,179 @@ TEST_CASE("device engine over a host transport (emulated): ranks that disagree o
     fail.check();
   }
 }
+
+// ---- Groups (svGroupStart/End) on a device communicator ----------------------
+// The calls of a group run as one fused call of the stream executor; each
+// output must equal the host engine's group of the same calls (same layout,
+// same random ties) bit for bit, on every rank alike.
+namespace {
+
+struct GroupTensor {
+  svDataType_t dt;
+  bool packed;  // svAllReduceSignPacked: count is bits
+  size_t count;
+  bool inPlace;
+  bool altStream;  // queued on the rank's second stream
+};
+
+std::vector<GroupTensor> groupTensors(uint64_t seed, bool packedOk, size_t many) {
+  const size_t counts[] = {1000, 0, 1, 63, 64, 65, 4097, 31, 70001, 3};
+  std::vector<GroupTensor> ts;
+  for (size_t k = 0; k < 10; ++k)
+    ts.push_back({kTypes[k % 4], packedOk && k % 5 == 3, counts[k], k % 3 == 1, k % 4 == 2});
+  // Past one list launch (kern::kListCap tensors): small fp32 and bf16 ones.
+  ref::Rng rng(seed);
+  for (size_t k = 0; k < many; ++k)
+    ts.push_back({k % 7 == 3 ? svBfloat16 : svFloat32, false, 1 + rng.below(700), k % 5 == 0, false});
+  return ts;
+}
+
+struct GroupResult {
+  std::vector<std::vector<unsigned char>> out;  // per tensor: the output bytes
+  svResult_t rc = svInternalError;
+};
+
+// Rank r's buffers of tensor k: elements (or packed words) from makeInput.
+std::vector<unsigned char> groupInput(const GroupTensor& t, uint64_t seed, int r) {
+  if (!t.packed) return makeInput(t.dt, t.count, seed, r, true);
+  ref::Rng rng(seed * 31 + r);
+  std::vector<unsigned char> b((t.count + 31) / 32 * 4);
+  for (auto& c : b) c = static_cast<unsigned char>(rng.next());
+  return b;
+}
+size_t groupBytes(const GroupTensor& t) { return t.packed ? (t.count + 31) / 32 * 4 : t.count * ref::elemSize(t.dt); }
+
+svResult_t queue(const GroupTensor& t, const void* s, void* r, svComm_t comm, cudaStream_t stream) {
+  return t.packed ? svAllReduceSignPacked(static_cast<const uint32_t*>(s), static_cast<uint32_t*>(r), t.count, comm,
+                                          stream)
+                  : svAllReduceSign(s, r, t.count, t.dt, comm, stream);
+}
+
+GroupResult hostGroup(RankCtx& ctx, const std::vector<GroupTensor>& ts, uint64_t seed) {
+  GroupResult g;
+  std::vector<std::vector<unsigned char>> in(ts.size());
+  g.out.resize(ts.size());
+  svGroupStart();
+  for (size_t k = 0; k < ts.size(); ++k) {
+    in[k] = groupInput(ts[k], seed + k, ctx.rank);
+    g.out[k].assign(groupBytes(ts[k]), 0);
+    if (ts[k].inPlace) g.out[k] = in[k];
+    RANK_CHECK(queue(ts[k], ts[k].inPlace ? g.out[k].data() : in[k].data(), g.out[k].data(), ctx.host, nullptr) ==
+                   svSuccess, "host queue %zu", k);
+  }
+  g.rc = svGroupEnd();
+  return g;
+}
+
+// The same group on the device communicator; tensors marked altStream go on
+// `alt`, whose later work must see the group's results.
+GroupResult deviceGroup(RankCtx& ctx, const std::vector<GroupTensor>& ts, uint64_t seed, cudaStream_t alt) {
+  GroupResult g;
+  std::vector<void*> ds(ts.size(), nullptr), dr(ts.size(), nullptr);
+  g.out.resize(ts.size());
+  svGroupStart();
+  for (size_t k = 0; k < ts.size(); ++k) {
+    const std::vector<unsigned char> in = groupInput(ts[k], seed + k, ctx.rank);
+    const size_t b = groupBytes(ts[k]);
+    cudaMalloc(&ds[k], b + 64);
+    cudaMalloc(&dr[k], b + 64);
+    cudaMemset(dr[k], 0xA5, b + 64);
+    cudaMemcpy(ts[k].inPlace ? dr[k] : ds[k], in.data(), b, cudaMemcpyHostToDevice);
+    RANK_CHECK(queue(ts[k], ts[k].inPlace ? dr[k] : ds[k], dr[k], ctx.dev, ts[k].altStream ? alt : ctx.stream) ==
+                   svSuccess, "device queue %zu: %s", k, svGetLastError(ctx.dev));
+  }
+  g.rc = svGroupEnd();
+  RANK_CHECK(g.rc == svSuccess, "device svGroupEnd: %s", svGetLastError(ctx.dev));
+  // Read back the alt stream's tensors on the alt stream only: it must wait
+  // for the fused call.
+  std::vector<std::vector<unsigned char>> back(ts.size());
+  for (size_t k = 0; k < ts.size(); ++k) {
+    back[k].assign(groupBytes(ts[k]) + 64, 0);
+    if (ts[k].altStream) cudaMemcpyAsync(back[k].data(), dr[k], back[k].size(), cudaMemcpyDeviceToHost, alt);
+  }
+  RANK_CHECK(cudaStreamSynchronize(alt) == cudaSuccess, "sync alt");
+  RANK_CHECK(cudaStreamSynchronize(ctx.stream) == cudaSuccess, "sync");
+  for (size_t k = 0; k < ts.size(); ++k) {
+    if (!ts[k].altStream) cudaMemcpy(back[k].data(), dr[k], back[k].size(), cudaMemcpyDeviceToHost);
+    bool guard = true;
+    for (size_t i = groupBytes(ts[k]); i < back[k].size(); ++i) guard &= back[k][i] == 0xA5;
+    RANK_CHECK(guard, "tensor %zu: bytes past recvbuff written", k);
+    back[k].resize(groupBytes(ts[k]));
+    g.out[k] = back[k];
+    cudaFree(ds[k]);
+    cudaFree(dr[k]);
+  }
+  return g;
+}
+
+void groupCase(int P, DevVia via) {
+  const Policy policies[] = {
+      {SV_TIE_POSITIVE, SV_ZERO_POSITIVE, SV_ALGO_AUTO}, {SV_TIE_ZERO, SV_ZERO_POSITIVE, SV_ALGO_ALLTOALL},
+      {SV_TIE_RANDOM, SV_ZERO_POSITIVE, SV_ALGO_ALLGATHER}, {SV_TIE_POSITIVE, SV_ZERO_ABSTAIN, SV_ALGO_ALLTOALL},
+      {SV_TIE_ZERO, SV_ZERO_ABSTAIN, SV_ALGO_ALLGATHER},   {SV_TIE_RANDOM, SV_ZERO_ABSTAIN, SV_ALGO_ALLTOALL},
+  };
+  for (const Policy& pol : policies) {
+    INFO("tie " << pol.tie << " zero " << pol.zero << " algorithm " << pol.algo);
+    const bool packedOk = pol.zero == SV_ZERO_POSITIVE && !(pol.tie == SV_TIE_ZERO && P % 2 == 0);
+    Failures fail;
+    std::vector<std::vector<uint64_t>> hashes;
+    runRanks(P, makeConfig(pol, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO), makeConfig(pol, SV_DEVICE_HOST, SV_NAN_AS_ZERO),
+             &fail,
+             [&](RankCtx& ctx) {
+               cudaStream_t alt = nullptr;
+               cudaStreamCreateWithFlags(&alt, cudaStreamNonBlocking);
+               for (int round = 0; round < 2; ++round) {  // the second group draws ties from its own call number
+                 const std::vector<GroupTensor> ts = groupTensors(P * 10 + round, packedOk, round == 0 ? 60 : 5);
+                 const uint64_t seed = 1000 * (round + 1);
+                 svCommStats_t before{}, after{};
+                 svCommGetStats(ctx.dev, &before);
+                 const GroupResult want = hostGroup(ctx, ts, seed);
+                 RANK_CHECK(want.rc == svSuccess, "host group: %s", svGetLastError(ctx.host));
+                 const svemu::Counters a = svemu::threadCounters();
+                 const GroupResult got = deviceGroup(ctx, ts, seed, alt);
+                 const svemu::Counters b = svemu::threadCounters();
+                 svCommGetStats(ctx.dev, &after);
+                 RANK_CHECK(after.calls == before.calls + 1, "the group counted %llu calls",
+                            (unsigned long long)(after.calls - before.calls));
+                 // Fused: per datatype one pack and one unpack launch per
+                 // kern::kListCap tensors, one copy kernel per packed
+                 // tensor, and the call's own three (NaN publish, vote,
+                 // call advance); not a pack and an unpack per tensor.
+                 size_t perType[10] = {0}, packedCalls = 0, lists = 0;
+                 for (const GroupTensor& t : ts)
+                   if (t.count > 0) (t.packed ? packedCalls : perType[t.dt]) += 1;
+                 for (size_t c : perType) lists += (c + sv::kern::kListCap - 1) / sv::kern::kListCap;
+                 RANK_CHECK(b.launches - a.launches <= 2 * lists + packedCalls + 3,
+                            "%llu kernel launches for a group of %zu tensors (%zu lists)", b.launches - a.launches,
+                            ts.size(), lists);
+                 for (size_t k = 0; k < ts.size(); ++k) {
+                   RANK_CHECK(got.out[k] == want.out[k], "round %d tensor %zu (%s%s, %zu%s): device group differs from "
+                              "the host group", round, k, ts[k].packed ? "packed" : ref::dtLabel(ts[k].dt),
+                              ts[k].inPlace ? " in place" : "", ts[k].count, ts[k].altStream ? ", second stream" : "");
+                   ctx.hashes->push_back(hashBytes(got.out[k].data(), got.out[k].size()));
+                 }
+               }
+               cudaStreamDestroy(alt);
+             },
+             &hashes, via);
+    fail.check();
+  }
+}
+
+}  // namespace
+
+#define SV_GROUP_CASES(P)                                                                                         \
+  TEST_CASE("device group (emulated) equals the host group: P=" #P, "[device-emulated][group]") {                 \
+    groupCase(P, DevVia::kNccl);                                                                                  \
+  }
+SV_GROUP_CASES(1)
+SV_GROUP_CASES(2)
+SV_GROUP_CASES(3)
+SV_GROUP_CASES(5)
+SV_GROUP_CASES(8)
+
+TEST_CASE("device group over a host transport (emulated) equals the host group: P=3",
+          "[device-emulated][group][host-exchange]") {
+  groupCase(3, DevVia::kHostStaged);
+  groupCase(3, DevVia::kHostDevicePointers);
+}

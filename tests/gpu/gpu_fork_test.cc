@@ -12,7 +12,7 @@
 // svCommGetAsyncError with recvbuff untouched; a captured call replayed,
 // mixed with eager calls, each replay breaking random ties as its own call
 // number; staging growth after a capture refused; svCommAbort freeing a
-// stream whose peer never calls.
+// stream whose peer never calls; a group of 60 tensors fused.
 //
 //   sv_gpu_fork_test P [quick]     (exit 0 pass, 77 skipped: no CUDA device)
 #include <stdint.h>
@@ -289,6 +289,64 @@ void checkAbort(RankLink& link, int device, cudaStream_t stream) {
   cudaFree(d);
 }
 
+// svGroupStart/End: 60 tensors of every datatype and size, voted in place
+// as one fused call (the list kernels); each output is the integer vote of
+// its own inputs, bytes past it untouched.
+void checkGroup(RankLink& link, int device, cudaStream_t stream) {
+  gCase = "group";
+  const Policy pol = {SV_TIE_ZERO, SV_ZERO_ABSTAIN, SV_ALGO_AUTO};
+  svComm_t comm = makeComm(link, makeConfig(pol, device, SV_NAN_AS_ZERO));
+  const size_t sizes[] = {1, 63, 64, 65, 1000, 4097, 70001};
+  struct Tensor {
+    const Type* t;
+    size_t n;
+    void* d;
+    std::vector<int> pos, neg;
+  };
+  std::vector<Tensor> ts(60);
+  std::vector<unsigned char> in;
+  std::vector<int8_t> cls;
+  for (size_t k = 0; k < ts.size(); ++k) {
+    Tensor& x = ts[k];
+    x.t = &kTypes[k % 4];
+    x.n = sizes[k % 7] + k;
+    x.pos.assign(x.n, 0);
+    x.neg.assign(x.n, 0);
+    for (int r = 0; r < gSize; ++r) {  // every rank, this one last (its input stays in `in`)
+      makeInput(*x.t, x.n, 500 + k, (r + gRank + 1) % gSize, true, &in, &cls);
+      for (size_t i = 0; i < x.n; ++i) {
+        x.pos[i] += votesPlus(cls[i], pol.zero);
+        x.neg[i] += votesMinus(cls[i]);
+      }
+    }
+    const size_t bytes = x.n * x.t->bytes;
+    CUDA_OK(cudaMalloc(&x.d, bytes + 64));
+    CUDA_OK(cudaMemset(x.d, 0xA5, bytes + 64));
+    CUDA_OK(cudaMemcpy(x.d, in.data(), bytes, cudaMemcpyHostToDevice));
+  }
+  SV_OK(svGroupStart());
+  for (Tensor& x : ts) SV_OK(svAllReduceSign(x.d, x.d, x.n, x.t->dt, comm, stream));
+  SV_OK(svGroupEnd());
+  CUDA_OK(cudaStreamSynchronize(stream));
+  for (size_t k = 0; k < ts.size(); ++k) {
+    Tensor& x = ts[k];
+    const size_t bytes = x.n * x.t->bytes;
+    std::vector<unsigned char> out(bytes + 64);
+    CUDA_OK(cudaMemcpy(out.data(), x.d, out.size(), cudaMemcpyDeviceToHost));
+    bool guard = true;
+    for (size_t i = bytes; i < out.size(); ++i) guard &= out[i] == 0xA5;
+    CHECK(guard, "tensor %zu: bytes past it were written", k);
+    size_t bad = 0;
+    for (size_t i = 0; i < x.n; ++i) bad += !isVote(*x.t, load(out.data(), *x.t, i), x.pos[i], x.neg[i], pol.tie);
+    CHECK(bad == 0, "tensor %zu (%s, %zu): %zu element(s) disagree with the integer vote", k, x.t->name, x.n, bad);
+    char line[96];
+    snprintf(line, sizeof line, "group %zu %016llx", k, static_cast<unsigned long long>(hashBytes(out.data(), bytes)));
+    link.report(line);
+    cudaFree(x.d);
+  }
+  SV_OK(svCommDestroy(comm));
+}
+
 int rankMain(RankLink& link, bool quick) {
   gRank = link.rank();
   gSize = link.nranks();
@@ -301,6 +359,7 @@ int rankMain(RankLink& link, bool quick) {
   cudaStream_t stream;
   CUDA_OK(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
   runVotes(link, device, stream, quick);
+  checkGroup(link, device, stream);
   checkNanError(link, device, stream);
   checkGraphs(link, device, stream);
   checkAbort(link, device, stream);  // last: the stream may be left in an error state

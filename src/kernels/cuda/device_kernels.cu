@@ -11,6 +11,7 @@
 
 #include "kernel_bodies.h"
 #include "launch.h"
+#include "tensor_list.h"
 
 namespace sv {
 namespace device {
@@ -57,34 +58,63 @@ __device__ __forceinline__ bool gateClosed(const unsigned long long* skipIfNonze
 }
 
 // ---- Kernels ---------------------------------------------------------------
+// One warp iteration of the pack (chunks c .. c+kUnroll-1 of x); returns this
+// lane's NaN count.
+template <typename U, typename K, int Planes>
+__device__ __forceinline__ unsigned long long packIteration(const U* __restrict__ x, size_t n,
+                                                            uint64_t* __restrict__ out, size_t c, int lane, bool vec) {
+  constexpr int L = Slot<U>::kLanes;
+  unsigned long long nans = 0;
+  uint64_t s[kUnroll], v[kUnroll];
+  if (kern::packIterationFull<U>(c, n, vec)) {  // warp-uniform
+    kern::Vec16<U> e[kUnroll];
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) kern::packLoadFull<U>(x, (c + k) * kWarp + lane, &e[k]);
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) nans += kern::packBits<U, K>(e[k], (c + k) * kWarp + lane, &s[k], &v[k]);
+  } else {
+#pragma unroll
+    for (int k = 0; k < kUnroll; ++k) nans += kern::packSlot<U, K>(x, n, (c + k) * kWarp + lane, vec, &s[k], &v[k]);
+  }
+#pragma unroll
+  for (int k = 0; k < kUnroll; ++k) {
+    const uint64_t sw = groupOr<L>(s[k]);
+    const uint64_t vw = Planes == 2 ? groupOr<L>(v[k]) : 0;
+    kern::packStore<U>((c + k) * kWarp + lane, n, Planes, sw, vw, out);
+  }
+  return nans;
+}
+
 template <typename U, typename K, int Planes>
 __global__ void __launch_bounds__(kBlockThreads)
     packKernel(const U* __restrict__ x, size_t n, uint64_t* __restrict__ out, unsigned long long* nanCount,
                bool vec) {
-  constexpr int L = Slot<U>::kLanes;
   const ThreadIdx t = threadIdxNow();
   const int lane = kern::laneOf(t);
   const size_t chunks = kern::chunksOf(kern::slotsOf<U>(n));
   unsigned long long nans = 0;
-  for (size_t c = kern::chunkBegin(t); c < chunks; c += kern::chunkStep(t)) {
-    uint64_t s[kUnroll], v[kUnroll];
-    if (kern::packIterationFull<U>(c, n, vec)) {  // warp-uniform
-      kern::Vec16<U> e[kUnroll];
-#pragma unroll
-      for (int k = 0; k < kUnroll; ++k) kern::packLoadFull<U>(x, (c + k) * kWarp + lane, &e[k]);
-#pragma unroll
-      for (int k = 0; k < kUnroll; ++k) nans += kern::packBits<U, K>(e[k], (c + k) * kWarp + lane, &s[k], &v[k]);
-    } else {
-#pragma unroll
-      for (int k = 0; k < kUnroll; ++k)
-        nans += kern::packSlot<U, K>(x, n, (c + k) * kWarp + lane, vec, &s[k], &v[k]);
-    }
-#pragma unroll
-    for (int k = 0; k < kUnroll; ++k) {
-      const uint64_t sw = groupOr<L>(s[k]);
-      const uint64_t vw = Planes == 2 ? groupOr<L>(v[k]) : 0;
-      kern::packStore<U>((c + k) * kWarp + lane, n, Planes, sw, vw, out);
-    }
+  for (size_t c = kern::chunkBegin(t); c < chunks; c += kern::chunkStep(t))
+    nans += packIteration<U, K, Planes>(x, n, out, c, lane, vec);
+  if (nanCount != nullptr) blockAddNans(nans, nanCount);
+}
+
+// The tensors of a list (kernel_bodies.h), their iterations end to end.
+// __grid_constant__: the list is read in place from parameter space, not
+// copied per thread (it is indexed at run time).
+template <typename U, typename K, int Planes>
+__global__ void __launch_bounds__(kBlockThreads)
+    packListKernel(const __grid_constant__ kern::KernelList list, uint64_t* __restrict__ out,
+                   unsigned long long* nanCount) {
+  const ThreadIdx t = threadIdxNow();
+  const int lane = kern::laneOf(t);
+  const size_t iters = list.iterEnd[list.count - 1];
+  unsigned long long nans = 0;
+  int j = 0;
+  for (size_t g = kern::warpOf(t); g < iters; g += kern::warpsIn(t)) {
+    j = kern::listItemOf(list, g, j);
+    const kern::ListItem& it = list.item[j];
+    nans += packIteration<U, K, Planes>(static_cast<const U*>(it.src), it.n, out + it.word * Planes,
+                                        (g - kern::listItemBegin(list, j)) * kUnroll, lane, (list.vecMask >> j) & 1);
   }
   if (nanCount != nullptr) blockAddNans(nans, nanCount);
 }
@@ -112,23 +142,46 @@ __global__ void __launch_bounds__(kBlockThreads)
     kern::voteOne(in, rankStride, p, firstWord, w, out);
 }
 
+// One warp iteration of the unpack: all loads before any store, so a warp
+// has kUnroll loads in flight.
+template <typename U, int Planes>
+__device__ __forceinline__ void unpackIteration(const uint64_t* __restrict__ in, size_t n, U pos, U neg,
+                                                U* __restrict__ out, size_t c, int lane, bool vec) {
+  uint64_t s[kUnroll], z[kUnroll];
+#pragma unroll
+  for (int k = 0; k < kUnroll; ++k) kern::unpackLoad<U>(in, Planes, n, (c + k) * kWarp + lane, &s[k], &z[k]);
+#pragma unroll
+  for (int k = 0; k < kUnroll; ++k) kern::unpackSlot<U>(s[k], z[k], pos, neg, n, (c + k) * kWarp + lane, vec, out);
+}
+
 // The plane count is a template parameter, so with 1 plane the "nonzero"
 // selects fold away.
 template <typename U, int Planes>
 __global__ void __launch_bounds__(kBlockThreads)
     unpackKernel(const uint64_t* __restrict__ in, size_t n, U pos, U neg, U* __restrict__ out, bool vec,
                  const unsigned long long* skipIfNonzero) {
-  constexpr int planes = Planes;
   if (gateClosed(skipIfNonzero)) return;
   const ThreadIdx t = threadIdxNow();
   const int lane = kern::laneOf(t);
   const size_t chunks = kern::chunksOf(kern::slotsOf<U>(n));
-  for (size_t c = kern::chunkBegin(t); c < chunks; c += kern::chunkStep(t)) {
-    uint64_t s[kUnroll], z[kUnroll];
-#pragma unroll
-    for (int k = 0; k < kUnroll; ++k) kern::unpackLoad<U>(in, planes, n, (c + k) * kWarp + lane, &s[k], &z[k]);
-#pragma unroll
-    for (int k = 0; k < kUnroll; ++k) kern::unpackSlot<U>(s[k], z[k], pos, neg, n, (c + k) * kWarp + lane, vec, out);
+  for (size_t c = kern::chunkBegin(t); c < chunks; c += kern::chunkStep(t))
+    unpackIteration<U, Planes>(in, n, pos, neg, out, c, lane, vec);
+}
+
+template <typename U, int Planes>
+__global__ void __launch_bounds__(kBlockThreads)
+    unpackListKernel(const uint64_t* __restrict__ in, const __grid_constant__ kern::KernelList list, U pos, U neg,
+                     const unsigned long long* skipIfNonzero) {
+  if (gateClosed(skipIfNonzero)) return;
+  const ThreadIdx t = threadIdxNow();
+  const int lane = kern::laneOf(t);
+  const size_t iters = list.iterEnd[list.count - 1];
+  int j = 0;
+  for (size_t g = kern::warpOf(t); g < iters; g += kern::warpsIn(t)) {
+    j = kern::listItemOf(list, g, j);
+    const kern::ListItem& it = list.item[j];
+    unpackIteration<U, Planes>(in + it.word * Planes, it.n, pos, neg, static_cast<U*>(it.dst),
+                               (g - kern::listItemBegin(list, j)) * kUnroll, lane, (list.vecMask >> j) & 1);
   }
 }
 
@@ -227,6 +280,31 @@ cudaError_t voteUnpackT(const uint64_t* in, size_t rankStride, size_t words, con
                       skipIfNonzero, callDev);
 }
 
+template <typename U, typename K>
+cudaError_t packListT(const TensorSlice* ts, size_t count, int planes, uint64_t* out, unsigned long long* nanCount,
+                      cudaStream_t stream) {
+  unsigned mb = 0;
+  cudaError_t e = maxBlocks(&mb);
+  if (e != cudaSuccess) return e;
+  return forEachList<U>(ts, count, true, [&](const kern::KernelList& l) {
+    return launchKernel(planes == 1 ? packListKernel<U, K, 1> : packListKernel<U, K, 2>, kern::listBlocks(l, mb),
+                        kBlockThreads, stream, l, out, nanCount);
+  });
+}
+
+template <typename U>
+cudaError_t unpackListT(const uint64_t* in, int planes, const TensorSlice* ts, size_t count, const OutputBits& bits,
+                        const unsigned long long* skipIfNonzero, cudaStream_t stream) {
+  unsigned mb = 0;
+  cudaError_t e = maxBlocks(&mb);
+  if (e != cudaSuccess) return e;
+  const U pos = static_cast<U>(bits.pos), neg = static_cast<U>(bits.neg);
+  return forEachList<U>(ts, count, false, [&](const kern::KernelList& l) {
+    return launchKernel(planes == 1 ? unpackListKernel<U, 1> : unpackListKernel<U, 2>, kern::listBlocks(l, mb),
+                        kBlockThreads, stream, in, l, pos, neg, skipIfNonzero);
+  });
+}
+
 }  // namespace
 
 cudaError_t pack(const void* x, size_t n, svDataType_t dt, int planes, uint64_t* out,
@@ -290,6 +368,30 @@ cudaError_t voteUnpack(const uint64_t* in, size_t rankStride, size_t words, cons
     case svBfloat16: return voteUnpackT<uint16_t>(in, rankStride, words, p, firstWord, n, bits, out, skipIfNonzero, stream, callDev);
     case svFloat32: return voteUnpackT<uint32_t>(in, rankStride, words, p, firstWord, n, bits, out, skipIfNonzero, stream, callDev);
     case svFloat64: return voteUnpackT<uint64_t>(in, rankStride, words, p, firstWord, n, bits, out, skipIfNonzero, stream, callDev);
+  }
+  return cudaErrorInvalidValue;
+}
+
+cudaError_t packList(const TensorSlice* ts, size_t count, svDataType_t dt, int planes, uint64_t* out,
+                     unsigned long long* nanCount, cudaStream_t stream) {
+  if (!tensorListValid(ts, count, dt, planes, true) || out == nullptr) return cudaErrorInvalidValue;
+  switch (dt) {
+    case svFloat16: return packListT<uint16_t, FloatBits<uint16_t>>(ts, count, planes, out, nanCount, stream);
+    case svBfloat16: return packListT<uint16_t, Bf16Bits>(ts, count, planes, out, nanCount, stream);
+    case svFloat32: return packListT<uint32_t, FloatBits<uint32_t>>(ts, count, planes, out, nanCount, stream);
+    case svFloat64: return packListT<uint64_t, FloatBits<uint64_t>>(ts, count, planes, out, nanCount, stream);
+  }
+  return cudaErrorInvalidValue;
+}
+
+cudaError_t unpackList(const uint64_t* in, int planes, const TensorSlice* ts, size_t count, svDataType_t dt,
+                       const OutputBits& bits, const unsigned long long* skipIfNonzero, cudaStream_t stream) {
+  if (!tensorListValid(ts, count, dt, planes, false) || in == nullptr) return cudaErrorInvalidValue;
+  switch (dt) {
+    case svFloat16:
+    case svBfloat16: return unpackListT<uint16_t>(in, planes, ts, count, bits, skipIfNonzero, stream);
+    case svFloat32: return unpackListT<uint32_t>(in, planes, ts, count, bits, skipIfNonzero, stream);
+    case svFloat64: return unpackListT<uint64_t>(in, planes, ts, count, bits, skipIfNonzero, stream);
   }
   return cudaErrorInvalidValue;
 }

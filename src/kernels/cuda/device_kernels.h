@@ -50,5 +50,25 @@ cudaError_t voteUnpack(const uint64_t* in, size_t rankStride, size_t words, cons
                        const unsigned long long* skipIfNonzero, cudaStream_t stream,
                        const unsigned long long* callDev = nullptr);
 
+// A group of calls (svGroupStart/End): the tensors of one datatype, each
+// with its place in the group's packed layout (`word`: its first 64-bit
+// word, so its groups lie at base + word * planes).
+struct TensorSlice {
+  const void* src;  // packList: the tensor's n elements
+  void* dst;        // unpackList: where its n elements go
+  size_t n;
+  size_t word;
+};
+
+// pack() of every tensor into out + word * planes, in one launch per
+// kern::kListCap tensors instead of one per tensor; NaNs of all of them
+// are added to *nanCount.
+cudaError_t packList(const TensorSlice* tensors, size_t count, svDataType_t dt, int planes, uint64_t* out,
+                     unsigned long long* nanCount, cudaStream_t stream);
+
+// unpack() of every tensor from in + word * planes, likewise.
+cudaError_t unpackList(const uint64_t* in, int planes, const TensorSlice* tensors, size_t count, svDataType_t dt,
+                       const OutputBits& bits, const unsigned long long* skipIfNonzero, cudaStream_t stream);
+
 }  // namespace device
 }  // namespace sv

@@ -308,5 +308,41 @@ SV_HOST_DEVICE int slotShift(size_t slot) {
   return static_cast<int>(slot % Slot<U>::kLanes) * Slot<U>::kElems;
 }
 
+// ---- Tensor lists (a group of calls on a device communicator) --------------
+// One pack or unpack launch covers up to kListCap tensors of one datatype,
+// the list passed by value as a kernel parameter (so a captured graph holds
+// its own copy). The grid-stride loop runs over the tensors' warp
+// iterations laid end to end (iterEnd: cumulative), so an iteration never
+// straddles two tensors and is exactly an iteration of the one-tensor
+// kernel over that tensor. 48 items keep the parameter under 2 KB.
+constexpr int kListCap = 48;
+struct ListItem {
+  const void* src;  // pack: the tensor's elements
+  void* dst;        // unpack: the tensor's elements
+  size_t n;         // elements
+  size_t word;      // its first word in the packed layout
+};
+struct KernelList {
+  ListItem item[kListCap];
+  size_t iterEnd[kListCap];  // warp iterations of items 0..j together
+  uint64_t vecMask;          // bit j: item j's elements are 16-byte aligned
+  int count;                 // 1..kListCap
+};
+// Warp iterations (kUnroll chunks) over n elements of U.
+template <typename U>
+SV_HOST_DEVICE size_t itersOf(size_t n) {
+  return divUp(chunksOf(slotsOf<U>(n)), kUnroll);
+}
+// The item iteration `iter` belongs to, searching on from item `from` (a
+// warp's iterations only grow, so the search moves forward only).
+SV_HOST_DEVICE int listItemOf(const KernelList& l, size_t iter, int from) {
+  while (from + 1 < l.count && iter >= l.iterEnd[from]) ++from;
+  return from;
+}
+SV_HOST_DEVICE size_t listItemBegin(const KernelList& l, int j) { return j == 0 ? 0 : l.iterEnd[j - 1]; }
+SV_HOST_DEVICE unsigned listBlocks(const KernelList& l, unsigned maxBlocks) {
+  return blocksFor(l.iterEnd[l.count - 1], kWarpsPerBlock, maxBlocks);
+}
+
 }  // namespace kern
 }  // namespace sv
