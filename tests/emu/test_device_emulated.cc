@@ -1147,14 +1147,19 @@ GroupResult hostGroup(RankCtx& ctx, const std::vector<GroupTensor>& ts, uint64_t
 // `alt`, whose later work must see the group's results.
 GroupResult deviceGroup(RankCtx& ctx, const std::vector<GroupTensor>& ts, uint64_t seed, cudaStream_t alt) {
   GroupResult g;
-  std::vector<void*> ds(ts.size(), nullptr), dr(ts.size(), nullptr);
+  std::vector<void*> ds(ts.size(), nullptr), dr(ts.size(), nullptr), base(2 * ts.size(), nullptr);
   g.out.resize(ts.size());
   svGroupStart();
   for (size_t k = 0; k < ts.size(); ++k) {
     const std::vector<unsigned char> in = groupInput(ts[k], seed + k, ctx.rank);
     const size_t b = groupBytes(ts[k]);
-    cudaMalloc(&ds[k], b + 64);
-    cudaMalloc(&dr[k], b + 64);
+    // Every fifth tensor one element off 16 bytes (the kernels' scalar path;
+    // a vector access there would fault the emulated context).
+    const size_t off = k % 5 == 4 ? (ts[k].packed ? 4 : ref::elemSize(ts[k].dt)) : 0;
+    cudaMalloc(&base[2 * k], b + 64 + off);
+    cudaMalloc(&base[2 * k + 1], b + 64 + off);
+    ds[k] = static_cast<char*>(base[2 * k]) + off;
+    dr[k] = static_cast<char*>(base[2 * k + 1]) + off;
     cudaMemset(dr[k], 0xA5, b + 64);
     cudaMemcpy(ts[k].inPlace ? dr[k] : ds[k], in.data(), b, cudaMemcpyHostToDevice);
     RANK_CHECK(queue(ts[k], ts[k].inPlace ? dr[k] : ds[k], dr[k], ctx.dev, ts[k].altStream ? alt : ctx.stream) ==
@@ -1178,8 +1183,8 @@ GroupResult deviceGroup(RankCtx& ctx, const std::vector<GroupTensor>& ts, uint64
     RANK_CHECK(guard, "tensor %zu: bytes past recvbuff written", k);
     back[k].resize(groupBytes(ts[k]));
     g.out[k] = back[k];
-    cudaFree(ds[k]);
-    cudaFree(dr[k]);
+    cudaFree(base[2 * k]);
+    cudaFree(base[2 * k + 1]);
   }
   return g;
 }
@@ -1254,4 +1259,102 @@ TEST_CASE("device group over a host transport (emulated) equals the host group: 
           "[device-emulated][group][host-exchange]") {
   groupCase(3, DevVia::kHostStaged);
   groupCase(3, DevVia::kHostDevicePointers);
+}
+
+// A group's edges on a device communicator: a host buffer is refused when
+// queued (svInvalidArgument, its one-line message) and left out while the
+// rest of the group runs; under SV_NAN_ERROR a NaN in one tensor of one
+// rank leaves every tensor of the group untouched on every rank and is
+// reported once; a captured group replays equal to the eager group.
+TEST_CASE("device group (emulated): refused buffers, SV_NAN_ERROR and capture", "[device-emulated][group]") {
+  for (int nan : {SV_NAN_AS_ZERO, SV_NAN_ERROR}) {
+    INFO("nan policy " << nan);
+    Failures fail;
+    runRanks(3, makeConfig(kDefault, SV_CONFIG_UNDEF_INT, nan), makeConfig(kDefault, SV_DEVICE_HOST, nan), &fail,
+             [&](RankCtx& ctx) {
+               const size_t n[3] = {1000, 77, 4097};
+               std::vector<std::vector<float>> in(3), want(3);
+               float* d[3];
+               for (int k = 0; k < 3; ++k) {
+                 in[k] = hostFloats(n[k], 60 + k, ctx.rank);
+                 want[k].assign(n[k], 0.0f);
+                 cudaMalloc(reinterpret_cast<void**>(&d[k]), 2 * n[k] * 4);
+                 cudaMemcpy(d[k], in[k].data(), n[k] * 4, cudaMemcpyHostToDevice);
+                 cudaMemset(d[k] + n[k], 0x5a, n[k] * 4);
+               }
+               std::vector<float> hostBuf(50, 1.0f);
+               // The host group of the two good tensors: what the device group must give.
+               svGroupStart();
+               for (int k : {0, 2}) svAllReduceSign(in[k].data(), want[k].data(), n[k], svFloat32, ctx.host, nullptr);
+               RANK_CHECK(svGroupEnd() == svSuccess, "host group");
+               auto group = [&](bool withHost) {
+                 RANK_CHECK(svGroupStart() == svSuccess, "start");
+                 RANK_CHECK(svAllReduceSign(d[0], d[0] + n[0], n[0], svFloat32, ctx.dev, ctx.stream) == svSuccess, "q0");
+                 if (withHost) {
+                   const svResult_t r = svAllReduceSign(hostBuf.data(), d[1] + n[1], 50, svFloat32, ctx.dev, ctx.stream);
+                   RANK_CHECK(r == svInvalidArgument, "a host buffer queued: %d", r);
+                   RANK_CHECK(strstr(svGetLastError(ctx.dev), "host memory") != nullptr, "message: %s",
+                              svGetLastError(ctx.dev));
+                 }
+                 RANK_CHECK(svAllReduceSign(d[2], d[2] + n[2], n[2], svFloat32, ctx.dev, ctx.stream) == svSuccess, "q2");
+                 return svGroupEnd();
+               };
+               auto outputs = [&](int k) {
+                 std::vector<float> o(n[k]);
+                 cudaMemcpy(o.data(), d[k] + n[k], n[k] * 4, cudaMemcpyDeviceToHost);
+                 return o;
+               };
+               RANK_CHECK(group(true) == svSuccess, "group: %s", svGetLastError(ctx.dev));
+               RANK_CHECK(cudaStreamSynchronize(ctx.stream) == cudaSuccess, "sync");
+               for (int k : {0, 2}) RANK_CHECK(outputs(k) == want[k], "tensor %d differs from the host group", k);
+               std::vector<unsigned char> untouched(n[1] * 4);
+               cudaMemcpy(untouched.data(), d[1] + n[1], n[1] * 4, cudaMemcpyDeviceToHost);
+               bool same = true;
+               for (unsigned char b : untouched) same &= b == 0x5a;
+               RANK_CHECK(same, "the refused call wrote its recvbuff");
+               if (nan == SV_NAN_ERROR) {
+                 // A NaN in tensor 2 of the last rank: nothing of the group is written.
+                 for (int k : {0, 2}) cudaMemset(d[k] + n[k], 0x5a, n[k] * 4);
+                 if (ctx.rank == ctx.P - 1) {
+                   const float q = NAN;
+                   cudaMemcpy(d[2] + 5, &q, 4, cudaMemcpyHostToDevice);
+                 }
+                 RANK_CHECK(group(false) == svSuccess, "NaN group enqueue: %s", svGetLastError(ctx.dev));
+                 cudaStreamSynchronize(ctx.stream);
+                 svResult_t async = svSuccess;
+                 svCommGetAsyncError(ctx.dev, &async);
+                 RANK_CHECK(async == svInvalidArgument, "async error %d, expected svInvalidArgument", async);
+                 for (int k : {0, 2}) {
+                   std::vector<unsigned char> o(n[k] * 4);
+                   cudaMemcpy(o.data(), d[k] + n[k], n[k] * 4, cudaMemcpyDeviceToHost);
+                   bool un = true;
+                   for (unsigned char b : o) un &= b == 0x5a;
+                   RANK_CHECK(un, "tensor %d written under SV_NAN_ERROR", k);
+                 }
+                 svCommGetAsyncError(ctx.dev, &async);
+                 RANK_CHECK(async == svSuccess, "the NaN error was reported twice");
+               } else {
+                 // Captured (thread-local mode, as in the capture test above) and replayed.
+                 cudaGraph_t graph = nullptr;
+                 cudaGraphExec_t exec = nullptr;
+                 RANK_CHECK(cudaStreamBeginCapture(ctx.stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess, "begin");
+                 const svResult_t rc = group(false);
+                 const cudaError_t end = cudaStreamEndCapture(ctx.stream, &graph);
+                 RANK_CHECK(rc == svSuccess && end == cudaSuccess, "captured group: %s / %s", svGetLastError(ctx.dev),
+                            cudaGetErrorName(end));
+                 if (end != cudaSuccess) return;
+                 cudaGraphInstantiate(&exec, graph, 0);
+                 for (int rep = 0; rep < 2; ++rep) {
+                   for (int k : {0, 2}) cudaMemsetAsync(d[k] + n[k], 0, n[k] * 4, ctx.stream);
+                   RANK_CHECK(cudaGraphLaunch(exec, ctx.stream) == cudaSuccess, "launch");
+                   cudaStreamSynchronize(ctx.stream);
+                   for (int k : {0, 2}) RANK_CHECK(outputs(k) == want[k], "replay %d: tensor %d differs", rep, k);
+                 }
+                 cudaGraphExecDestroy(exec);
+                 cudaGraphDestroy(graph);
+               }
+               for (float* p : d) cudaFree(p);
+             });
+    fail.check();
+  }
 }

@@ -345,3 +345,81 @@ TEST_CASE("packWord16x8 (two 16-bit elements per operation) equals packWord for 
   }
   CHECK(bad == 0);
 }
+
+// The list kernels of a group (packListKernel, unpackListKernel): every
+// tensor's part of the output equals the one-tensor kernel's on that
+// tensor, lists cut at kListCap, tensors aligned and not, gaps between
+// tensors in the layout left untouched.
+TEST_CASE("GPU list kernels (emulated) equal the one-tensor kernels on each tensor", "[device_kernels][emulated]") {
+  ref::Rng rng(2024);
+  for (svDataType_t dt : kTypes) {
+    const ref::Format f = ref::formatOf(dt);
+    const size_t esz = ref::elemSize(dt);
+    for (size_t ntensors : {size_t{1}, size_t{5}, size_t{kListCap}, size_t{kListCap + 9}}) {
+      std::vector<size_t> n(ntensors), word(ntensors + 1, 0), offset(ntensors);
+      for (size_t k = 0; k < ntensors; ++k) {
+        n[k] = 1 + rng.below(k % 6 == 0 ? 5000 : 300);
+        offset[k] = k % 3 == 1 ? 1 : 0;  // element offset from 16 bytes: scalar path
+        word[k + 1] = word[k] + (n[k] + 63) / 64 + k % 2;  // odd tensors: a gap word after them
+      }
+      std::vector<Buf> x, want, got;
+      for (size_t k = 0; k < ntensors; ++k) {
+        x.emplace_back(n[k] * esz, offset[k] * esz);
+        want.emplace_back(n[k] * esz, offset[k] * esz);
+        got.emplace_back(n[k] * esz, offset[k] * esz);
+        for (size_t i = 0; i < n[k]; ++i) ref::storeElem(x[k].data(), i, esz, ref::randomElement(rng, f, true, 20, 15));
+      }
+      for (int planes = 1; planes <= 2; ++planes)
+        for (unsigned mb : kMaxBlocks) {
+          INFO(ref::dtLabel(dt) << " tensors=" << ntensors << " planes=" << planes << " maxBlocks=" << mb);
+          // Pack: the list against pack() per tensor, NaNs summed.
+          std::vector<uint64_t> packWant(word[ntensors] * planes + 2, kGuard), packGot = packWant;
+          unsigned long long nansWant = 0, nansGot = 0;
+          for (size_t k = 0; k < ntensors; ++k)
+            emuPackDt(x[k].data(), n[k], dt, planes, packWant.data() + 1 + word[k] * planes, &nansWant, mb);
+          KernelList l;
+          l.count = 0;
+          size_t lists = 0;
+          auto runPack = [&] {
+            emuPackListDt(l, dt, planes, packGot.data() + 1, &nansGot, mb);
+            l.count = 0;
+            ++lists;
+          };
+          for (size_t k = 0; k < ntensors; ++k) {
+            const bool full = dt == svFloat64 ? listAppend<uint64_t>(l, x[k].data(), nullptr, n[k], word[k], offset[k] == 0)
+                              : dt == svFloat32 ? listAppend<uint32_t>(l, x[k].data(), nullptr, n[k], word[k], offset[k] == 0)
+                                                : listAppend<uint16_t>(l, x[k].data(), nullptr, n[k], word[k], offset[k] == 0);
+            if (full) runPack();
+          }
+          if (l.count > 0) runPack();
+          REQUIRE(lists == (ntensors + kListCap - 1) / kListCap);
+          REQUIRE(packGot == packWant);
+          REQUIRE(nansGot == nansWant);
+          // Unpack: the list against unpack() per tensor, from random words.
+          std::vector<uint64_t> in(word[ntensors] * planes);
+          for (auto& w : in) w = rng.next();
+          const sv::OutputBits bits = sv::outputBits(dt, 0.5);
+          for (size_t k = 0; k < ntensors; ++k) {
+            memset(want[k].store.data(), 0xA5, want[k].store.size() * 16);
+            memset(got[k].store.data(), 0xA5, got[k].store.size() * 16);
+            emuUnpackDt(in.data() + word[k] * planes, planes, n[k], dt, bits, want[k].data(), nullptr, mb);
+          }
+          l.count = 0;
+          for (size_t k = 0; k < ntensors; ++k) {
+            const bool full = dt == svFloat64 ? listAppend<uint64_t>(l, nullptr, got[k].data(), n[k], word[k], offset[k] == 0)
+                              : dt == svFloat32 ? listAppend<uint32_t>(l, nullptr, got[k].data(), n[k], word[k], offset[k] == 0)
+                                                : listAppend<uint16_t>(l, nullptr, got[k].data(), n[k], word[k], offset[k] == 0);
+            if (full) {
+              emuUnpackListDt(in.data(), planes, l, dt, bits, nullptr, mb);
+              l.count = 0;
+            }
+          }
+          if (l.count > 0) emuUnpackListDt(in.data(), planes, l, dt, bits, nullptr, mb);
+          for (size_t k = 0; k < ntensors; ++k) {
+            INFO("tensor " << k << " n=" << n[k]);
+            REQUIRE(memcmp(got[k].base(), want[k].base(), got[k].store.size() * 16) == 0);
+          }
+        }
+    }
+  }
+}

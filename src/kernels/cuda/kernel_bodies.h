@@ -340,6 +340,21 @@ SV_HOST_DEVICE int listItemOf(const KernelList& l, size_t iter, int from) {
   return from;
 }
 SV_HOST_DEVICE size_t listItemBegin(const KernelList& l, int j) { return j == 0 ? 0 : l.iterEnd[j - 1]; }
+// Host side: appends a non-empty tensor to l (l.count == 0 starts a new
+// list); true when l is then full. `aligned`: the buffer the kernel
+// accesses with vectors (pack: src, unpack: dst) is 16-byte aligned.
+template <typename U>
+inline bool listAppend(KernelList& l, const void* src, void* dst, size_t n, size_t word, bool aligned) {
+  if (l.count == 0) l.vecMask = 0;
+  ListItem& it = l.item[l.count];
+  it.src = src;
+  it.dst = dst;
+  it.n = n;
+  it.word = word;
+  if (aligned) l.vecMask |= 1ull << l.count;
+  l.iterEnd[l.count] = (l.count == 0 ? 0 : l.iterEnd[l.count - 1]) + itersOf<U>(n);
+  return ++l.count == kListCap;
+}
 SV_HOST_DEVICE unsigned listBlocks(const KernelList& l, unsigned maxBlocks) {
   return blocksFor(l.iterEnd[l.count - 1], kWarpsPerBlock, maxBlocks);
 }

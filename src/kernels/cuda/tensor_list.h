@@ -30,24 +30,13 @@ template <typename U, typename Launch>
 cudaError_t forEachList(const TensorSlice* ts, size_t count, bool pack, Launch&& launch) {
   kern::KernelList l;
   l.count = 0;
-  l.vecMask = 0;
-  size_t iters = 0;
   for (size_t i = 0; i < count; ++i) {
     if (ts[i].n == 0) continue;
-    kern::ListItem& it = l.item[l.count];
-    it.src = ts[i].src;
-    it.dst = ts[i].dst;
-    it.n = ts[i].n;
-    it.word = ts[i].word;
-    if ((reinterpret_cast<uintptr_t>(pack ? it.src : it.dst) & 15u) == 0) l.vecMask |= 1ull << l.count;
-    iters += kern::itersOf<U>(it.n);
-    l.iterEnd[l.count++] = iters;
-    if (l.count == kern::kListCap) {
+    const bool aligned = (reinterpret_cast<uintptr_t>(pack ? ts[i].src : ts[i].dst) & 15u) == 0;
+    if (kern::listAppend<U>(l, ts[i].src, ts[i].dst, ts[i].n, ts[i].word, aligned)) {
       const cudaError_t e = launch(l);
       if (e != cudaSuccess) return e;
       l.count = 0;
-      l.vecMask = 0;
-      iters = 0;
     }
   }
   return l.count > 0 ? launch(l) : cudaSuccess;
