@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include <atomic>
+#include <mutex>
 
 #include "debug.h"
 #include "topology.h"
@@ -64,17 +65,29 @@ AlltoAllFn loadedAlltoAll() {
   return fn;
 }
 
+// The communicators signvote makes are non-blocking, so that svCommAbort
+// and the SV_TIMEOUT watchdog can abort one from their thread while a call
+// is in NCCL on another (ProcessGroupNCCL's pattern): no NCCL call blocks,
+// and the calling thread waits out ncclInProgress polling, each NCCL call
+// and each poll under mu_, which abort() takes too, so ncclCommAbort never
+// runs while another thread is inside NCCL on the communicator, and no
+// thread touches it after. A wrapped communicator is the caller's (maybe
+// blocking, never aborted here): no lock.
 class NcclTransport final : public DeviceTransport {
  public:
-  NcclTransport(ncclComm_t comm, bool owned, int rank, int nranks) : comm_(comm), owned_(owned) {
+  NcclTransport(ncclComm_t comm, bool owned, int rank, int nranks) : comm_(comm), owned_(owned), guarded_(owned) {
     rank_ = rank;
     nranks_ = nranks;
   }
   ~NcclTransport() override {
-    if (owned_.load()) ncclCommDestroy(comm_);
+    if (!owned_.load()) return;
+    // Finalize (stream-ordered work done, peers released), then free.
+    ncclSettle(comm_, ncclCommFinalize(comm_));
+    ncclCommDestroy(comm_);
   }
   // From svCommAbort or the SV_TIMEOUT watchdog's thread, maybe both: once.
   void abort() override {
+    std::unique_lock<std::mutex> lock = guard();
     if (owned_.exchange(false)) {  // gone: the destructor must not destroy it again
       gone_.store(true);
       ncclCommAbort(comm_);
@@ -86,14 +99,18 @@ class NcclTransport final : public DeviceTransport {
   svResult_t allToAll(const void* send, void* recv, size_t bytes, cudaStream_t stream) override {
     if (bytes == 0) return svSuccess;
     if (AlltoAllFn alltoall = loadedAlltoAll()) {
-      SV_NCCLCHECK(comm_, alltoall(send, recv, bytes, ncclUint8, comm_, stream));
+      SVCHECK(run("ncclAlltoAll", [&] { return alltoall(send, recv, bytes, ncclUint8, comm_, stream); }));
     } else {
-      SV_NCCLCHECK(comm_, ncclGroupStart());
-      for (int r = 0; r < nranks_; ++r) {
-        SV_NCCLCHECK(comm_, ncclSend(static_cast<const char*>(send) + r * bytes, bytes, ncclUint8, r, comm_, stream));
-        SV_NCCLCHECK(comm_, ncclRecv(static_cast<char*>(recv) + r * bytes, bytes, ncclUint8, r, comm_, stream));
-      }
-      SV_NCCLCHECK(comm_, ncclGroupEnd());
+      SVCHECK(run("grouped ncclSend/ncclRecv", [&] {
+        ncclResult_t r = ncclGroupStart();
+        if (r != ncclSuccess) return r;
+        for (int q = 0; q < nranks_ && r == ncclSuccess; ++q) {
+          r = ncclSend(static_cast<const char*>(send) + q * bytes, bytes, ncclUint8, q, comm_, stream);
+          if (r == ncclSuccess) r = ncclRecv(static_cast<char*>(recv) + q * bytes, bytes, ncclUint8, q, comm_, stream);
+        }
+        const ncclResult_t end = ncclGroupEnd();  // closes the group even after a failed call in it
+        return r != ncclSuccess ? r : end;
+      }));
     }
     bytesSent_ += bytes * (nranks_ - 1);
     return svSuccess;
@@ -101,16 +118,17 @@ class NcclTransport final : public DeviceTransport {
 
   svResult_t allGather(const void* send, void* recv, size_t bytes, cudaStream_t stream) override {
     if (bytes == 0) return svSuccess;
-    SV_NCCLCHECK(comm_, ncclAllGather(send, recv, bytes, ncclUint8, comm_, stream));
+    SVCHECK(run("ncclAllGather", [&] { return ncclAllGather(send, recv, bytes, ncclUint8, comm_, stream); }));
     bytesSent_ += bytes * (nranks_ - 1);
     return svSuccess;
   }
 
   svResult_t asyncError() override {
+    std::unique_lock<std::mutex> lock = guard();
     if (gone_.load()) return svSuccess;  // aborted: comm_ is freed
     ncclResult_t r = ncclSuccess;
     if (ncclCommGetAsyncError(comm_, &r) != ncclSuccess) return svInternalError;
-    return r == ncclSuccess ? svSuccess : static_cast<svResult_t>(r);
+    return r == ncclSuccess || r == ncclInProgress ? svSuccess : static_cast<svResult_t>(r);
   }
 
   // Init only: a blocking all-gather of fixed-size names on a private stream.
@@ -136,10 +154,10 @@ class NcclTransport final : public DeviceTransport {
                cudaSuccess) {
       rc = setError(nullptr, svUnhandledCudaError, "NCCL transport", "init: cudaMemcpy failed");
     } else {
-      ncclResult_t r = ncclSettle(comm_, ncclAllGather(static_cast<char*>(dev) + kLen * rank_, dev, kLen, ncclUint8, comm_, s));
-      if (r != ncclSuccess) rc = ncclFail(r, comm_, "ncclAllGather (host names)");
-      else if (cudaStreamSynchronize(s) != cudaSuccess ||
-               cudaMemcpy(host.data(), dev, host.size(), cudaMemcpyDeviceToHost) != cudaSuccess)
+      rc = run("ncclAllGather (host names)",
+               [&] { return ncclAllGather(static_cast<char*>(dev) + kLen * rank_, dev, kLen, ncclUint8, comm_, s); });
+      if (rc == svSuccess && (cudaStreamSynchronize(s) != cudaSuccess ||
+               cudaMemcpy(host.data(), dev, host.size(), cudaMemcpyDeviceToHost) != cudaSuccess))
         rc = setError(nullptr, svUnhandledCudaError, "NCCL transport", "init: host-name exchange failed");
     }
     if (s) cudaStreamDestroy(s);
@@ -150,9 +168,34 @@ class NcclTransport final : public DeviceTransport {
     return svSuccess;
   }
 
+  std::unique_lock<std::mutex> guard() {
+    return guarded_ ? std::unique_lock<std::mutex>(mu_) : std::unique_lock<std::mutex>();
+  }
+  // One NCCL call f() (returning ncclResult_t), waited out while in
+  // progress; fails once the communicator was aborted.
+  template <typename F>
+  svResult_t run(const char* what, F&& f) {
+    std::unique_lock<std::mutex> lock = guard();
+    if (gone_.load()) return aborted(what);
+    ncclResult_t r = f();
+    while (r == ncclInProgress) {
+      if (lock.owns_lock()) lock.unlock();  // abort() may come in here
+      sched_yield();
+      if (guarded_) lock.lock();
+      if (gone_.load()) return aborted(what);
+      if (ncclCommGetAsyncError(comm_, &r) != ncclSuccess) r = ncclInternalError;
+    }
+    return r == ncclSuccess ? svSuccess : ncclFail(r, comm_, what);
+  }
+  svResult_t aborted(const char* what) {
+    return setError(nullptr, svInvalidUsage, "NCCL transport", "%s: the NCCL communicator was aborted", what);
+  }
+
   ncclComm_t comm_;
   std::atomic<bool> owned_;
+  const bool guarded_;  // owned: non-blocking, may be aborted from another thread
   std::atomic<bool> gone_{false};
+  std::mutex mu_;
 };
 
 }  // namespace
@@ -169,8 +212,15 @@ svResult_t makeNcclTransport(int nranks, const svUniqueId& id, int rank, std::un
   ncclUniqueId nid;
   memcpy(nid.internal, id.internal, sizeof(nid.internal));
   ncclComm_t nc = nullptr;
-  ncclResult_t r = ncclCommInitRank(&nc, nranks, nid, rank);
-  if (r != ncclSuccess) return ncclFail(r, nullptr, "ncclCommInitRank");
+  ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+  config.blocking = 0;  // see NcclTransport
+  ncclResult_t r = ncclCommInitRankConfig(&nc, nranks, nid, rank, &config);
+  if (r == ncclInProgress) r = ncclSettle(nc, r);
+  if (r != ncclSuccess) {
+    const svResult_t e = ncclFail(r, nc, "ncclCommInitRankConfig");
+    if (nc != nullptr) ncclCommAbort(nc);
+    return e;
+  }
   *out = std::make_unique<NcclTransport>(nc, true, rank, nranks);
   return svSuccess;
 }

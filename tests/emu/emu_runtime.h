@@ -52,5 +52,9 @@ void countLaunch();  // kernels_emu.cc: one kernel launch
 // collectives or group ends fail with ncclSystemError at enqueue, as a
 // broken NCCL communicator would.
 void ncclFailNextCalls(int n);
+// While set, a non-blocking communicator's calls stay in progress
+// (ncclCommGetAsyncError keeps answering ncclInProgress), as while NCCL
+// connects to a peer that does not answer.
+void ncclHoldInProgress(bool hold);
 
 }  // namespace svemu

@@ -9,6 +9,12 @@
 // every rank of the communicator (true of the all-to-all and all-gather
 // signvote issues).
 //
+// A non-blocking communicator (ncclCommInitRankConfig, blocking = 0)
+// answers ncclInProgress to its init, to each collective and group end and
+// to ncclCommFinalize, and ncclCommGetAsyncError says ncclInProgress for the
+// next two polls, as NCCL does while it finishes the call in the
+// background. The operation itself is enqueued at once.
+//
 // ncclCommAbort wakes this rank's waiting operations, which give up; peers
 // still waiting for it keep waiting, as with NCCL, until they abort too.
 // ncclGetVersion reports SV_EMU_NCCL_VERSION (default 21800, the oldest NCCL
@@ -58,6 +64,8 @@ struct ncclComm {
   std::atomic<uint64_t> seq{0};  // operations started on this rank, in stream order
   std::atomic<bool> aborted{false};
   std::atomic<int> asyncError{ncclSuccess};
+  bool blocking = true;
+  std::atomic<int> pendingPolls{0};  // non-blocking: polls until the last call settles
 };
 
 namespace {
@@ -174,6 +182,15 @@ std::shared_ptr<ncclComm> lookup(ncclComm_t c) {
   return it == comms().end() ? nullptr : it->second;
 }
 
+// The answer of a call a non-blocking communicator has taken: in progress.
+ncclResult_t taken(ncclComm* c) {
+  if (c->blocking) return ncclSuccess;
+  int ok = ncclSuccess;
+  c->asyncError.compare_exchange_strong(ok, ncclInProgress);
+  c->pendingPolls.store(2);
+  return ncclInProgress;
+}
+
 bool injectedFailure() {
   if (tFailNext == 0) return false;
   --tFailNext;
@@ -196,7 +213,7 @@ ncclResult_t submit(ncclComm_t c, cudaStream_t stream, std::vector<Xfer> sends, 
     return ncclSuccess;
   }
   const cudaError_t e = svemu::enqueue(stream, [comm, sends, recvs] { runRound(comm, sends, recvs); });
-  return e == cudaSuccess ? ncclSuccess : fail(ncclUnhandledCudaError, "enqueue failed: %s", cudaGetErrorString(e));
+  return e == cudaSuccess ? taken(comm.get()) : fail(ncclUnhandledCudaError, "enqueue failed: %s", cudaGetErrorString(e));
 }
 
 // ncclSend (send) or ncclRecv: one transfer with one peer, inside a group.
@@ -236,6 +253,8 @@ std::map<std::string, std::shared_ptr<World>>& worlds() {
 }  // namespace
 
 void svemu::ncclFailNextCalls(int n) { tFailNext = n; }
+static std::atomic<bool> gHoldInProgress{false};
+void svemu::ncclHoldInProgress(bool hold) { gHoldInProgress.store(hold); }
 
 extern "C" {
 
@@ -256,6 +275,17 @@ ncclResult_t ncclGetUniqueId(ncclUniqueId* id) {
 }
 
 ncclResult_t ncclCommInitRank(ncclComm_t* out, int nranks, ncclUniqueId id, int rank) {
+  return ncclCommInitRankConfig(out, nranks, id, rank, nullptr);
+}
+
+ncclResult_t ncclCommFinalize(ncclComm_t comm) {
+  std::shared_ptr<ncclComm> c = lookup(comm);
+  if (!c) return ncclInvalidArgument;
+  return taken(c.get());
+}
+
+ncclResult_t ncclCommInitRankConfig(ncclComm_t* out, int nranks, ncclUniqueId id, int rank, ncclConfig_t* config) {
+  const bool blocking = config == nullptr || config->blocking != 0;
   if (out == nullptr || nranks < 1 || rank < 0 || rank >= nranks) return fail(ncclInvalidArgument, "bad rank/size");
   if (strncmp(id.internal, "svemu-nccl", 10) != 0) return fail(ncclInvalidArgument, "not an emulated unique id");
   const std::string key(id.internal, strnlen(id.internal, sizeof(id.internal)));
@@ -289,10 +319,11 @@ ncclResult_t ncclCommInitRank(ncclComm_t* out, int nranks, ncclUniqueId id, int 
   c->rank = rank;
   c->nranks = nranks;
   c->device = svemu::currentDevice();
+  c->blocking = blocking;
   std::lock_guard<std::mutex> lock(gCommsMutex);
   comms()[c.get()] = c;
   *out = c.get();
-  return ncclSuccess;
+  return taken(c.get());
 }
 
 ncclResult_t ncclCommDestroy(ncclComm_t comm) {
@@ -312,6 +343,16 @@ ncclResult_t ncclCommAbort(ncclComm_t comm) {
   return ncclCommDestroy(comm);
 }
 
+// ncclCommGetAsyncError: a call in progress settles after two polls.
+static ncclResult_t settled(ncclComm* c) {
+  if (gHoldInProgress.load() && c->asyncError.load() == ncclInProgress) return ncclInProgress;
+  if (c->pendingPolls.load() > 0 && c->pendingPolls.fetch_sub(1) == 1) {
+    int busy = ncclInProgress;
+    c->asyncError.compare_exchange_strong(busy, ncclSuccess);
+  }
+  return static_cast<ncclResult_t>(c->asyncError.load());
+}
+
 #define SV_EMU_GETTER(fn, type, arg, expr)                   \
   ncclResult_t fn(const ncclComm_t comm, type* arg) {        \
     std::shared_ptr<ncclComm> c = lookup(comm);              \
@@ -319,7 +360,7 @@ ncclResult_t ncclCommAbort(ncclComm_t comm) {
     *arg = (expr);                                           \
     return ncclSuccess;                                      \
   }
-SV_EMU_GETTER(ncclCommGetAsyncError, ncclResult_t, asyncError, static_cast<ncclResult_t>(c->asyncError.load()))
+SV_EMU_GETTER(ncclCommGetAsyncError, ncclResult_t, asyncError, settled(c.get()))
 SV_EMU_GETTER(ncclCommCount, int, count, c->nranks)
 SV_EMU_GETTER(ncclCommCuDevice, int, device, c->device)
 SV_EMU_GETTER(ncclCommUserRank, int, rank, c->rank)
@@ -356,7 +397,10 @@ ncclResult_t ncclGroupEnd(void) {
     const cudaError_t e = svemu::enqueue(p.stream, [comm, sends, recvs] { runRound(comm, sends, recvs); });
     if (e != cudaSuccess) return fail(ncclUnhandledCudaError, "enqueue failed: %s", cudaGetErrorString(e));
   }
-  return ncclSuccess;
+  ncclResult_t r = ncclSuccess;
+  for (Pending& p : group)
+    if (taken(p.comm.get()) == ncclInProgress) r = ncclInProgress;
+  return r;
 }
 
 ncclResult_t ncclSend(const void* sendbuff, size_t count, ncclDataType_t dt, int peer, ncclComm_t comm,

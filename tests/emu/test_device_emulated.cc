@@ -562,56 +562,111 @@ TEST_CASE("device engine (emulated): calls on two streams and the legacy stream 
   fail.check();
 }
 
+// The caller's NCCL call, waited out on a non-blocking communicator.
+ncclResult_t settle(ncclComm_t nc, ncclResult_t r) {
+  while (r == ncclInProgress)
+    if (ncclCommGetAsyncError(nc, &r) != ncclSuccess) return ncclInternalError;
+  return r;
+}
+
 TEST_CASE("device engine (emulated): svCommInitFromNccl wraps a caller's NCCL communicator and leaves it usable",
           "[device-emulated][nccl]") {
-  const int P = 3;
-  ncclUniqueId id;
-  REQUIRE(ncclGetUniqueId(&id) == ncclSuccess);
-  Failures fail;
-  std::vector<std::thread> ts;
-  for (int r = 0; r < P; ++r)
-    ts.emplace_back([&, r] {
-      RankCtx ctx;
-      ctx.rank = r;
-      ctx.P = P;
-      ctx.fail = &fail;
-      cudaSetDevice(r);
-      ncclComm_t nc = nullptr;
-      RANK_CHECK(ncclCommInitRank(&nc, P, id, r) == ncclSuccess, "ncclCommInitRank");
-      cudaStream_t s = nullptr;
-      cudaStreamCreate(&s);
-      for (int round = 0; round < 2; ++round) {  // wrap, destroy, wrap again
-        svConfig_t cfg = makeConfig(kDefault, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO);
-        svComm_t c = nullptr;
-        RANK_CHECK(svCommInitFromNccl(&c, nc, &cfg) == svSuccess, "wrap: %s", svGetLastError(nullptr));
-        int dev = -1;
-        svCommCuDevice(c, &dev);
-        RANK_CHECK(dev == r, "svCommCuDevice %d", dev);
-        float* d = nullptr;
-        cudaMalloc(reinterpret_cast<void**>(&d), 2 * 64 * 4);
-        std::vector<float> x(64, r == 0 ? -1.0f : 1.0f), got(64);
-        cudaMemcpy(d, x.data(), 64 * 4, cudaMemcpyHostToDevice);
-        RANK_CHECK(svAllReduceSign(d, d + 64, 64, svFloat32, c, s) == svSuccess, "call: %s", svGetLastError(c));
+  for (int blocking : {1, 0}) {
+    INFO((blocking ? "blocking" : "non-blocking") << " NCCL communicator");
+    const int P = 3;
+    ncclUniqueId id;
+    REQUIRE(ncclGetUniqueId(&id) == ncclSuccess);
+    Failures fail;
+    std::vector<std::thread> ts;
+    for (int r = 0; r < P; ++r)
+      ts.emplace_back([&, r] {
+        RankCtx ctx;
+        ctx.rank = r;
+        ctx.P = P;
+        ctx.fail = &fail;
+        cudaSetDevice(r);
+        ncclComm_t nc = nullptr;
+        ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+        config.blocking = blocking;
+        RANK_CHECK(settle(nc, ncclCommInitRankConfig(&nc, P, id, r, &config)) == ncclSuccess, "ncclCommInitRankConfig");
+        cudaStream_t s = nullptr;
+        cudaStreamCreate(&s);
+        for (int round = 0; round < 2; ++round) {  // wrap, destroy, wrap again
+          svConfig_t cfg = makeConfig(kDefault, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO);
+          svComm_t c = nullptr;
+          RANK_CHECK(svCommInitFromNccl(&c, nc, &cfg) == svSuccess, "wrap: %s", svGetLastError(nullptr));
+          int dev = -1;
+          svCommCuDevice(c, &dev);
+          RANK_CHECK(dev == r, "svCommCuDevice %d", dev);
+          float* d = nullptr;
+          cudaMalloc(reinterpret_cast<void**>(&d), 2 * 64 * 4);
+          std::vector<float> x(64, r == 0 ? -1.0f : 1.0f), got(64);
+          cudaMemcpy(d, x.data(), 64 * 4, cudaMemcpyHostToDevice);
+          RANK_CHECK(svAllReduceSign(d, d + 64, 64, svFloat32, c, s) == svSuccess, "call: %s", svGetLastError(c));
+          cudaStreamSynchronize(s);
+          cudaMemcpy(got.data(), d + 64, 64 * 4, cudaMemcpyDeviceToHost);
+          RANK_CHECK(got == std::vector<float>(64, 1.0f), "two of three ranks say +1");
+          cudaFree(d);
+          RANK_CHECK(svCommDestroy(c) == svSuccess, "destroy");
+        }
+        // The caller's communicator still moves bytes.
+        int* buf = nullptr;
+        cudaMalloc(reinterpret_cast<void**>(&buf), P * sizeof(int));
+        cudaMemcpy(buf + r, &r, sizeof(int), cudaMemcpyHostToDevice);
+        RANK_CHECK(settle(nc, ncclAllGather(buf + r, buf, 1, ncclInt32, nc, s)) == ncclSuccess,
+                   "ncclAllGather after unwrap");
         cudaStreamSynchronize(s);
-        cudaMemcpy(got.data(), d + 64, 64 * 4, cudaMemcpyDeviceToHost);
-        RANK_CHECK(got == std::vector<float>(64, 1.0f), "two of three ranks say +1");
-        cudaFree(d);
-        RANK_CHECK(svCommDestroy(c) == svSuccess, "destroy");
-      }
-      // The caller's communicator still moves bytes.
-      int* buf = nullptr;
-      cudaMalloc(reinterpret_cast<void**>(&buf), P * sizeof(int));
-      cudaMemcpy(buf + r, &r, sizeof(int), cudaMemcpyHostToDevice);
-      RANK_CHECK(ncclAllGather(buf + r, buf, 1, ncclInt32, nc, s) == ncclSuccess, "ncclAllGather after unwrap");
-      cudaStreamSynchronize(s);
-      std::vector<int> all(P);
-      cudaMemcpy(all.data(), buf, P * sizeof(int), cudaMemcpyDeviceToHost);
-      for (int q = 0; q < P; ++q) RANK_CHECK(all[q] == q, "gathered %d at %d", all[q], q);
-      cudaFree(buf);
-      ncclCommDestroy(nc);
-      cudaStreamDestroy(s);
-    });
-  for (auto& t : ts) t.join();
+        std::vector<int> all(P);
+        cudaMemcpy(all.data(), buf, P * sizeof(int), cudaMemcpyDeviceToHost);
+        for (int q = 0; q < P; ++q) RANK_CHECK(all[q] == q, "gathered %d at %d", all[q], q);
+        cudaFree(buf);
+        ncclCommDestroy(nc);
+        cudaStreamDestroy(s);
+      });
+    for (auto& t : ts) t.join();
+    fail.check();
+  }
+}
+
+// The communicators signvote makes are non-blocking: a call whose NCCL
+// operation stays in progress (a peer that never connects) is polled, not
+// blocked in NCCL, so svCommAbort from another thread aborts it safely: the
+// call returns an error naming the abort, and nothing is left running.
+TEST_CASE("device engine (emulated): svCommAbort from another thread ends a call waiting on a non-blocking NCCL "
+          "communicator",
+          "[device-emulated][faults]") {
+  Failures fail;
+  std::atomic<int> arrived{0};
+  std::atomic<bool> held{false};
+  runRanks(2, makeConfig(kDefault, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO),
+           makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_AS_ZERO), &fail, [&](RankCtx& ctx) {
+             // Every rank's init has settled before NCCL is held in progress.
+             if (++arrived == ctx.P) {
+               svemu::ncclHoldInProgress(true);
+               held = true;
+             }
+             while (!held) std::this_thread::yield();
+             const size_t n = 1000;
+             float* d = nullptr;
+             cudaMalloc(reinterpret_cast<void**>(&d), 2 * n * 4);
+             cudaMemset(d, 0, 2 * n * 4);
+             svComm_t comm = ctx.dev;
+             std::thread aborter([comm] {
+               std::this_thread::sleep_for(std::chrono::milliseconds(200));
+               svCommAbort(comm);
+             });
+             const auto t0 = std::chrono::steady_clock::now();
+             const svResult_t rc = svAllReduceSign(d, d + n, n, svFloat32, comm, ctx.stream);
+             const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+             aborter.join();
+             ctx.dev = nullptr;  // aborted and freed
+             RANK_CHECK(rc != svSuccess, "a call on an aborted communicator succeeded");
+             RANK_CHECK(strstr(svGetLastError(nullptr), "abort") != nullptr, "message: %s", svGetLastError(nullptr));
+             RANK_CHECK(s < 30, "the call took %.1f s to return after svCommAbort", s);
+             RANK_CHECK(cudaStreamSynchronize(ctx.stream) == cudaSuccess, "stream after abort");
+             cudaFree(d);
+           });
+  svemu::ncclHoldInProgress(false);
   fail.check();
 }
 

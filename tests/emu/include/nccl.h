@@ -52,7 +52,22 @@ typedef enum {
   ncclNumTypes = 10
 } ncclDataType_t;
 
+/* The part of ncclConfig_t (NCCL 2.14+) signvote sets: blocking = 0 makes a
+ * non-blocking communicator, whose calls may answer ncclInProgress until
+ * ncclCommGetAsyncError says otherwise (the emulation: for two polls). */
+typedef struct {
+  size_t size;
+  unsigned int magic;
+  unsigned int version;
+  int blocking;
+} ncclConfig_t;
+#define NCCL_CONFIG_UNDEF_INT (-2147483647 - 1)
+#define NCCL_CONFIG_INITIALIZER {sizeof(ncclConfig_t), 0xcafebeef, NCCL_VERSION_CODE, NCCL_CONFIG_UNDEF_INT}
+
 ncclResult_t ncclGetVersion(int* version);
+ncclResult_t ncclCommInitRankConfig(ncclComm_t* comm, int nranks, ncclUniqueId commId, int rank,
+                                    ncclConfig_t* config);
+ncclResult_t ncclCommFinalize(ncclComm_t comm);
 ncclResult_t ncclGetUniqueId(ncclUniqueId* uniqueId);
 ncclResult_t ncclCommInitRank(ncclComm_t* comm, int nranks, ncclUniqueId commId, int rank);
 ncclResult_t ncclCommDestroy(ncclComm_t comm);
