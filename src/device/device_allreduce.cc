@@ -37,8 +37,15 @@ namespace {
 
 constexpr size_t kStagingGranule = 64 * 1024;
 
-// Device memory of this communicator's device, or managed memory.
+// Device memory of this communicator's device, or managed memory. A
+// trainer passes the same buffers every step, and the query costs three
+// runtime calls, so the last kCheckedPointers pointers that passed are
+// remembered and pass again without one (NCCL checks no pointer at all
+// unless NCCL_CHECK_POINTERS=1).
 svResult_t checkDevicePtr(svComm* comm, const char* where, const void* p, const char* name) {
+  DeviceState* d = comm->device.get();
+  for (const auto& c : d->checkedPointers)
+    if (c.load(std::memory_order_relaxed) == p) return svSuccess;
   cudaPointerAttributes a;
   memset(&a, 0, sizeof(a));
   // A pure query, but under a global-mode stream capture the runtime may
@@ -53,8 +60,12 @@ svResult_t checkDevicePtr(svComm* comm, const char* where, const void* p, const 
     return setError(comm, svInvalidArgument, where, "%s=%p: cudaPointerGetAttributes failed (%s)", name, p,
                     cudaGetErrorString(e));
   }
-  const int dev = comm->device->device;
-  if (a.type == cudaMemoryTypeManaged || (a.type == cudaMemoryTypeDevice && a.device == dev)) return svSuccess;
+  const int dev = d->device;
+  if (a.type == cudaMemoryTypeManaged || (a.type == cudaMemoryTypeDevice && a.device == dev)) {
+    d->checkedPointers[d->checkedNext.fetch_add(1, std::memory_order_relaxed) % kCheckedPointers].store(
+        p, std::memory_order_relaxed);
+    return svSuccess;
+  }
   const char* kind = a.type == cudaMemoryTypeDevice ? "device memory of another GPU"
                      : a.type == cudaMemoryTypeHost ? "pinned host memory"
                                                     : "host memory";

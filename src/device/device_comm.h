@@ -30,6 +30,8 @@ struct DeviceBuffer {
   size_t bytes = 0;
 };
 
+constexpr int kCheckedPointers = 8;
+
 struct DeviceState {
   int device = -1;
   char pciBusId[32] = "";
@@ -39,6 +41,10 @@ struct DeviceState {
   int numaNode = -1;
   std::vector<int> nodeRanks;
   std::unique_ptr<DeviceTransport> transport;
+
+  // Buffers that passed the device-memory check lately (device_allreduce.cc).
+  std::atomic<const void*> checkedPointers[kCheckedPointers] = {};
+  std::atomic<unsigned> checkedNext{0};
 
   DeviceBuffer packed, recv, result;  // device staging of a call
   bool stagingFrozen = false;         // a call was captured: staging never moves again

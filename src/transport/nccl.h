@@ -16,8 +16,9 @@ namespace sv {
 // ncclGetUniqueId as an svUniqueId.
 svResult_t ncclNewUniqueId(svUniqueId* id);
 
-// ncclCommInitRank on the current device; the transport owns (and at the
-// end destroys, or on abort aborts) the NCCL communicator.
+// A new non-blocking NCCL communicator (ncclCommInitRankConfig, blocking =
+// 0) on the current device; the transport owns (and at the end finalizes
+// and destroys, or on abort aborts) it.
 svResult_t makeNcclTransport(int nranks, const svUniqueId& id, int rank, std::unique_ptr<DeviceTransport>* out);
 
 // A transport on the caller's NCCL communicator, which stays the caller's

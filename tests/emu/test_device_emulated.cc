@@ -891,8 +891,9 @@ TEST_CASE("device engine (emulated): hot path: runtime calls and stream operatio
            perCall.apiCalls, perCall.streamOps, perCall.launches);
     INFO("P=" << c.P << " algorithm " << c.algo);
     CHECK(perCall.streamOps <= (c.algo == SV_ALGO_ALLTOALL ? 10u : 8u));
-    // 14/11/15 measured: room for the watchdog's occasional event creation.
-    CHECK(perCall.apiCalls <= (c.algo == SV_ALGO_ALLTOALL ? 17u : 16u));
+    // 8/8/9 measured (the buffers' checks cached after the warm-up): room
+    // for the watchdog's occasional event creation.
+    CHECK(perCall.apiCalls <= (c.algo == SV_ALGO_ALLTOALL ? 11u : 10u));
   }
 }
 
