@@ -322,3 +322,100 @@ def test_horovod_module(mpi):
         opt = hvd.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=0.1),
                                        named_parameters=model.named_parameters(), compression=c)
         assert opt is not None
+
+
+# ---- The optimizer inside DDP (MomentumVoteState + momentum_vote_hook) ----------------
+
+def _ddp_momentum_run(mpi, state_kwargs, steps, seed_model=5, start=None, load=None, buckets=True, monkeypatch=None):
+    """DDP with the momentum-vote hook for `steps` steps (data seed 20 + k);
+    returns the module, the state and the per-step flat local gradients."""
+    from torch.nn.parallel import DistributedDataParallel as DDP
+    net = _model(seed=seed_model)
+    if start is not None:
+        with torch.no_grad():
+            for p, s in zip(net.parameters(), start):
+                p.copy_(s)
+    if buckets and monkeypatch is not None:
+        monkeypatch.setattr(dist, "_DEFAULT_FIRST_BUCKET_BYTES", 1024)  # several buckets, rebuilt after step 1
+    model = DDP(net, bucket_cap_mb=0.001 if buckets else 25)
+    state = svt.MomentumVoteState(model, **state_kwargs)
+    if load is not None:
+        state.load_state_dict(load)
+    model.register_comm_hook(state, svt.momentum_vote_hook)
+    k0 = 0 if load is None else load["steps_taken"]
+    for k in range(k0, k0 + steps):
+        x, y = _data(mpi.rank, seed=20 + k)
+        nn.functional.mse_loss(model(x), y).backward()
+        assert all(float(p.grad.abs().sum()) == 0 for p in model.parameters())  # the hook leaves zero gradients
+    return net, state
+
+
+def _lion_opt_run(mpi, comm, steps, lr, b1, b2, wd, seed_model=5):
+    """The same steps through Lion(comm=...) (tested against the numpy MaVo reference above)."""
+    net = _model(seed=seed_model)
+    opt = svt.Lion(net.parameters(), lr=lr, betas=(b1, b2), weight_decay=wd, comm=comm)
+    grads = []
+    for k in range(steps):
+        x, y = _data(mpi.rank, seed=20 + k)
+        g = _local_grads(net, x, y)
+        grads.append(torch.cat([t.reshape(-1) for t in g]).numpy().astype(np.float32))
+        opt.step()
+    return net, opt, grads
+
+
+@pytest.mark.parametrize("asynchronous", [True, False])
+def test_ddp_lion_hook_is_distributed_lion(mpi, pg, asynchronous, monkeypatch):
+    lr, b1, b2, wd = 0.01, 0.9, 0.99, 0.1
+    with signvote.Communicator(tie="zero") as comm:
+        net, state = _ddp_momentum_run(
+            mpi, dict(optimizer="lion", lr=lr, betas=(b1, b2), weight_decay=wd, comm=comm, asynchronous=asynchronous),
+            3, monkeypatch=monkeypatch)
+        ref, opt, grads = _lion_opt_run(mpi, comm, 3, lr, b1, b2, wd)
+        assert state.buckets_voted > 3  # several buckets a step
+        got = _params_bytes(net)
+        assert_all(got == _params_bytes(ref), "DDP Lion hook vs Lion(comm=...) bit for bit")
+        # And against the numpy MaVo reference directly.
+        with torch.no_grad():
+            start = _model(seed=5)
+        want_x, want_m = _lion_reference(mpi, start, None, grads, lr, b1, b2, wd)
+        got_x = np.frombuffer(got, dtype=np.float32)
+        assert_all(np.array_equal(got_x.view(np.uint32), want_x.view(np.uint32)), "DDP Lion hook vs MaVo reference")
+        sd = state.state_dict()
+        got_m = torch.cat([sd["momenta"][j].reshape(-1) for j in range(len(list(net.parameters())))]).numpy()
+        assert_all(np.array_equal(got_m.view(np.uint32), want_m.view(np.uint32)), "momentum vs MaVo reference")
+        assert_same_on_all_ranks(got, "DDP Lion replicas")
+
+
+def test_ddp_signum_hook_is_signum_with_vote(mpi, pg, monkeypatch):
+    lr, mom, wd = 0.003, 0.9, 1e-3
+    with signvote.Communicator() as comm:
+        net, state = _ddp_momentum_run(
+            mpi, dict(optimizer="signum", lr=lr, momentum=mom, weight_decay=wd, comm=comm), 3, monkeypatch=monkeypatch)
+        ref = _model(seed=5)
+        opt = svt.Signum(ref.parameters(), lr=lr, momentum=mom, weight_decay=wd, comm=comm)
+        for k in range(3):
+            x, y = _data(mpi.rank, seed=20 + k)
+            _local_grads(ref, x, y)
+            opt.step()
+        assert_all(_params_bytes(net) == _params_bytes(ref), "DDP Signum hook vs Signum(comm=...) bit for bit")
+        assert_same_on_all_ranks(_params_bytes(net), "DDP Signum replicas")
+
+
+def test_ddp_momentum_hook_checkpoint_round_trips(mpi, pg, monkeypatch):
+    kw = dict(optimizer="lion", lr=0.01, betas=(0.9, 0.99), weight_decay=0.1, tie="zero")
+    straight, _ = _ddp_momentum_run(mpi, kw, 4, monkeypatch=monkeypatch)
+    first, state = _ddp_momentum_run(mpi, kw, 2, monkeypatch=monkeypatch)
+    sd = state.state_dict()
+    sd["steps_taken"] = 2
+    params = [p.detach().clone() for p in first.parameters()]
+    state.close()
+    # A new DDP (a new bucket layout, rebuilt again after its first step) from the checkpoint.
+    resumed, state2 = _ddp_momentum_run(mpi, kw, 2, start=params, load=sd, monkeypatch=monkeypatch)
+    assert_all(_params_bytes(resumed) == _params_bytes(straight), "resumed from a checkpoint vs straight through")
+    # One bucket instead of several: the per-parameter momenta load into any layout.
+    resumed1, _ = _ddp_momentum_run(mpi, kw, 2, start=params, load=sd, buckets=False)
+    assert_all(_params_bytes(resumed1) == _params_bytes(straight), "checkpoint into a one-bucket layout")
+    with pytest.raises(ValueError, match="lion"):
+        svt.MomentumVoteState(first, "signum", comm=state2.comm).load_state_dict(sd)
+    with pytest.raises(ValueError, match="optimizer"):
+        svt.MomentumVoteState(first, "adam", comm=state2.comm)

@@ -30,7 +30,7 @@ import torch.distributed as dist
 
 from ._core import Communicator, Result, SignvoteError, world
 
-__all__ = ["SignVoteState", "sign_vote_hook", "Signum", "Lion", "DistributedOptimizer", "broadcast_parameters",
+__all__ = ["SignVoteState", "sign_vote_hook", "MomentumVoteState", "momentum_vote_hook", "Signum", "Lion", "DistributedOptimizer", "broadcast_parameters",
            "broadcast_optimizer_state", "broadcast_object", "init_process_group_from_mpi"]
 
 
@@ -188,6 +188,189 @@ def sign_vote_hook(state: Any, bucket: Any) -> "torch.futures.Future[torch.Tenso
 # evaluation above they would be strings).
 sign_vote_hook.__annotations__ = {"state": object, "bucket": dist.GradBucket,
                                   "return": torch.futures.Future[torch.Tensor]}
+
+
+# ---- The optimizer inside DDP: momentum, vote, step per bucket -----------------------
+
+class MomentumVoteState(SignVoteState):
+    """State of :func:`momentum_vote_hook`: DDP's comm hook owns the optimizer,
+    so each rank's *momentum* is voted, as the paper's Signum with majority
+    vote and Distributed Lion ("MaVo") do, not its raw gradient::
+
+        model = DDP(net)
+        state = signvote.torch.MomentumVoteState(model, "lion", lr=1e-4, betas=(0.9, 0.99))
+        model.register_comm_hook(state, signvote.torch.momentum_vote_hook)
+        for x, y in data:
+            loss_fn(model(x), y).backward()   # each bucket: momentum, vote, step
+            # no optimizer.step(): the parameters have moved already
+
+    Per bucket, on its flat gradient ``g``, this rank's flat momentum ``m``
+    and the bucket's parameters ``p`` (each rank's momentum its own):
+
+    - ``"lion"`` (lr, betas, weight_decay): the step of ``Lion(comm=...)``
+      through the fused svLionStep, bit for bit.
+    - ``"signum"`` (lr, momentum, weight_decay): the step of
+      ``Signum(comm=...)``: ``m <- momentum*m + (1-momentum)*(g + wd*p)``,
+      ``p <- p - lr * vote(m)``.
+
+    The parameters then stay bitwise identical on every rank. ``lr`` (and the
+    other hyper-parameters) may be changed between steps (a schedule). The
+    gradients DDP leaves in ``p.grad`` are zero. The momentum is kept per
+    bucket (keyed by the bucket index) and follows the parameters when DDP
+    rebuilds its buckets after the first iteration; ``state_dict()`` saves it
+    per parameter (its index in ``model.parameters()``), so a checkpoint
+    restores into any bucket layout with ``load_state_dict()``.
+
+    model
+        The module whose parameters DDP buckets (the DDP wrapper or the
+        module itself).
+    comm, process_group, asynchronous, policies
+        As for :class:`SignVoteState` (policies: tie, zero, nan, ...).
+    """
+
+    def __init__(self, model: Any, optimizer: str = "lion", *, lr: float = 1e-4,
+                 betas: Tuple[float, float] = (0.9, 0.99), momentum: float = 0.9, weight_decay: float = 0.0,
+                 comm: Optional[Communicator] = None, process_group: Any = None,
+                 asynchronous: Optional[bool] = None, **policies: Any) -> None:
+        if optimizer not in ("lion", "signum"):
+            raise ValueError(f"signvote: MomentumVoteState optimizer={optimizer!r}: 'lion' or 'signum'")
+        if lr < 0.0 or weight_decay < 0.0:
+            raise ValueError(f"signvote: MomentumVoteState lr={lr}, weight_decay={weight_decay}: both must be >= 0")
+        if len(betas) != 2 or not all(0.0 <= b <= 1.0 for b in betas):
+            raise ValueError(f"signvote: MomentumVoteState betas={betas} outside [0, 1]")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"signvote: MomentumVoteState momentum={momentum} outside [0, 1)")
+        super().__init__(comm, process_group=process_group, asynchronous=asynchronous, **policies)
+        module = model.module if hasattr(model, "module") and isinstance(model.module, torch.nn.Module) else model
+        self._index = {id(p): i for i, p in enumerate(module.parameters())}
+        self.optimizer = optimizer
+        self.lr, self.betas, self.momentum, self.weight_decay = float(lr), tuple(betas), float(momentum), float(weight_decay)
+        # bucket index -> (parameter indices, flat momentum); parameter index
+        # -> (bucket index, offset) of its momentum; momenta not in a bucket
+        # yet (from load_state_dict, or left by a rebuilt bucket).
+        self._buckets: Dict[int, Tuple[Tuple[int, ...], torch.Tensor]] = {}
+        self._where: Dict[int, Tuple[int, int]] = {}
+        self._loose: Dict[int, torch.Tensor] = {}
+        self._sizes: Dict[int, int] = {}  # parameter index -> elements
+        self.steps = 0  # buckets stepped
+
+    def _momentum(self, index: int, layout: Tuple[int, ...], sizes: List[int], dtype: torch.dtype) -> torch.Tensor:
+        have = self._buckets.get(index)
+        if have is not None and have[0] == layout:
+            return have[1]
+        if have is not None:  # a rebuilt bucket: what it held goes loose first
+            for j in have[0]:
+                b, o = self._where.get(j, (None, 0))
+                if b == index:  # not taken by a bucket rebuilt before this one
+                    self._loose[j] = have[1][o:o + self._sizes[j]]
+                    del self._where[j]
+        flat = torch.zeros(sum(sizes), dtype=dtype)
+        off = 0
+        for j, n in zip(layout, sizes):
+            src = self._loose.pop(j, None)
+            if src is None and j in self._where:  # still in a bucket not rebuilt yet
+                b, o = self._where[j]
+                src = self._buckets[b][1][o:o + n]
+            if src is not None:
+                flat[off:off + n].copy_(src.reshape(-1))
+            self._where[j] = (index, off)
+            off += n
+        self._sizes.update(zip(layout, sizes))
+        self._buckets[index] = (layout, flat)
+        live = {b for b, _ in self._where.values()}
+        for b in [b for b in self._buckets if b not in live]:  # every parameter moved on
+            del self._buckets[b]
+        return flat
+
+    def _step(self, index: int, params: List[torch.Tensor], g: torch.Tensor) -> None:
+        try:
+            layout = tuple(self._index[id(p)] for p in params)
+        except KeyError:
+            raise ValueError("signvote: momentum_vote_hook: a bucket holds a parameter not in the model given to "
+                             "MomentumVoteState") from None
+        sizes = [p.numel() for p in params]
+        if sum(sizes) != g.numel() or any(p.dtype != g.dtype for p in params):
+            raise ValueError(f"signvote: momentum_vote_hook: bucket {index} does not hold its parameters' "
+                             "gradients end to end in their dtype")
+        state_dtype = torch.float32 if g.dtype in (torch.float16, torch.bfloat16) else g.dtype
+        m = self._momentum(index, layout, sizes, state_dtype)
+        flat_p = torch.cat([p.detach().reshape(-1) for p in params])
+        if self.optimizer == "lion":
+            self.comm.lion_step(flat_p, g, m, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1],
+                                weight_decay=self.weight_decay)
+        else:  # Signum(comm=...)'s arithmetic
+            d = g.add(flat_p, alpha=self.weight_decay) if self.weight_decay != 0 else g
+            if self.momentum != 0:
+                m.mul_(self.momentum).add_(d, alpha=1 - self.momentum)
+                d = m
+            vote = d.clone()
+            self.comm.allreduce_sign(vote, inplace=True)
+            flat_p.add_(vote, alpha=-self.lr)
+        off = 0
+        for p, n in zip(params, sizes):
+            p.detach().copy_(flat_p[off:off + n].view_as(p))
+            off += n
+        g.zero_()
+        self.steps += 1
+
+    def state_dict(self) -> Dict[str, Any]:
+        """Hyper-parameters and every parameter's momentum (by its index in
+        ``model.parameters()``), independent of DDP's bucket layout."""
+        mom: Dict[int, torch.Tensor] = {j: t.clone() for j, t in self._loose.items()}
+        for j, (b, o) in self._where.items():
+            mom[j] = self._buckets[b][1][o:o + self._sizes[j]].clone()
+        return {"optimizer": self.optimizer, "lr": self.lr, "betas": self.betas, "momentum": self.momentum,
+                "weight_decay": self.weight_decay, "steps": self.steps, "momenta": mom}
+
+    def load_state_dict(self, sd: Dict[str, Any]) -> None:
+        if sd.get("optimizer") != self.optimizer:
+            raise ValueError(f"signvote: MomentumVoteState.load_state_dict: a {sd.get('optimizer')!r} state "
+                             f"for a {self.optimizer!r} one")
+        self.lr, self.betas = float(sd["lr"]), tuple(sd["betas"])
+        self.momentum, self.weight_decay, self.steps = float(sd["momentum"]), float(sd["weight_decay"]), sd["steps"]
+        self._buckets, self._where = {}, {}
+        self._loose = {int(j): t.clone() for j, t in sd["momenta"].items()}
+
+
+def momentum_vote_hook(state: MomentumVoteState, bucket: Any) -> "torch.futures.Future[torch.Tensor]":
+    """DDP comm hook that owns the optimizer (see :class:`MomentumVoteState`):
+    per bucket, this rank's momentum, its majority vote across the ranks and
+    the step on the bucket's parameters. Errors arrive through the future
+    (DDP re-raises them from backward())."""
+    fut: "torch.futures.Future[torch.Tensor]" = torch.futures.Future()
+    if not isinstance(state, MomentumVoteState):
+        fut.set_exception(TypeError(f"signvote: momentum_vote_hook's state must be a MomentumVoteState, not "
+                                    f"{type(state).__name__}"))
+        return fut
+    buf = bucket.buffer() if hasattr(bucket, "buffer") else bucket.get_tensor()
+    if state.closed:
+        fut.set_exception(SignvoteError(Result.INVALID_USAGE, "signvote: momentum_vote_hook: its state is closed"))
+        return fut
+    if buf.device.type != "cpu":
+        fut.set_exception(SignvoteError(
+            Result.INVALID_USAGE, f"signvote: momentum_vote_hook: a {buf.device.type} bucket; this version votes on "
+            "CPU tensors only (DDP on the gloo backend with a CPU model)"))
+        return fut
+    index, params = bucket.index(), list(bucket.parameters())
+
+    def step() -> None:
+        try:
+            with torch.no_grad():
+                state._step(index, params, buf)
+            state.buckets_voted += 1
+            fut.set_result(buf)
+        except BaseException as e:  # delivered to DDP through the future
+            fut.set_exception(e)
+
+    if state._worker is not None:
+        state._worker.submit(step)
+    else:
+        step()
+    return fut
+
+
+momentum_vote_hook.__annotations__ = {"state": object, "bucket": dist.GradBucket,
+                                      "return": torch.futures.Future[torch.Tensor]}
 
 
 # ---- Signum ----------------------------------------------------------------------
