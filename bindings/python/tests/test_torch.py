@@ -419,3 +419,25 @@ def test_ddp_momentum_hook_checkpoint_round_trips(mpi, pg, monkeypatch):
         svt.MomentumVoteState(first, "signum", comm=state2.comm).load_state_dict(sd)
     with pytest.raises(ValueError, match="optimizer"):
         svt.MomentumVoteState(first, "adam", comm=state2.comm)
+
+
+def test_distributed_optimizer_votes_the_momentum(mpi):
+    lr, b1, b2, wd = 0.01, 0.9, 0.99, 0.1
+    with signvote.Communicator(tie="zero") as comm:
+        net = _model(seed=5)
+        opt = svt.DistributedOptimizer(svt.Lion(net.parameters(), lr=lr, betas=(b1, b2), weight_decay=wd),
+                                       named_parameters=net.named_parameters(), comm=comm, vote="momentum")
+        for k in range(3):
+            x, y = _data(mpi.rank, seed=20 + k)
+            opt.zero_grad()
+            nn.functional.mse_loss(net(x), y).backward()
+            opt.step()
+        ref, _, grads = _lion_opt_run(mpi, comm, 3, lr, b1, b2, wd)
+        assert_all(_params_bytes(net) == _params_bytes(ref), "DistributedOptimizer(vote='momentum') vs Lion(comm)")
+        want_x, _ = _lion_reference(mpi, _model(seed=5), None, grads, lr, b1, b2, wd)
+        got_x = np.frombuffer(_params_bytes(net), dtype=np.float32)
+        assert_all(np.array_equal(got_x.view(np.uint32), want_x.view(np.uint32)), "vs the MaVo reference")
+        with pytest.raises(ValueError, match="Lion or Signum"):
+            svt.DistributedOptimizer(torch.optim.SGD(net.parameters(), lr=0.1), comm=comm, vote="momentum")
+        with pytest.raises(ValueError, match="vote="):
+            svt.DistributedOptimizer(torch.optim.SGD(net.parameters(), lr=0.1), comm=comm, vote="both")

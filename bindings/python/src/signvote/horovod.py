@@ -6,7 +6,8 @@ instead of averaged: with SGD that is signSGD with majority vote.
 
 What differs from Horovod (docs/python.md, "Horovod"):
 
-- ``DistributedOptimizer`` votes the gradients; ``compression`` (``none`` or
+- ``DistributedOptimizer`` votes the gradients (or, with ``vote="momentum"``
+  and a signvote ``Lion`` or ``Signum``, each rank's momentum); ``compression`` (``none`` or
   ``fp16``) and ``op`` / ``gradient_predivide_factor`` are accepted and have
   no effect (one bit per element is less than fp16, and the vote replaces
   the reduction); Adasum is refused.

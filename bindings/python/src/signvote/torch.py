@@ -544,9 +544,14 @@ class _DistributedOptimizer(torch.optim.Optimizer):
     # Horovod does), so they use super(self.__class__, self), never super().
 
     def __init__(self, params, named_parameters, comm, backward_passes_per_step, num_groups, groups,
-                 sparse_as_dense, bucket_bytes, asynchronous):
+                 sparse_as_dense, bucket_bytes, asynchronous, vote):
         super(self.__class__, self).__init__(params)
         self._sv_comm = comm
+        # vote="momentum": the wrapped Lion or Signum votes its momentum in
+        # step() (comm=...), and no gradient is voted.
+        self._sv_momentum = vote == "momentum"
+        if self._sv_momentum:
+            self.comm = comm
         self._sv_passes = int(backward_passes_per_step)
         if self._sv_passes < 1:
             raise ValueError("signvote: backward_passes_per_step must be >= 1")
@@ -580,7 +585,7 @@ class _DistributedOptimizer(torch.optim.Optimizer):
             asynchronous = _mpi_threads_multiple()
         self._sv_worker = _Worker() if asynchronous else None
         self._sv_hooks = []
-        for p in all_params:
+        for p in ([] if self._sv_momentum else all_params):
             # The AccumulateGrad node of p runs after p.grad is updated.
             acc = p.expand_as(p).grad_fn.next_functions[0][0]
             acc.register_hook(self._sv_make_hook(p))
@@ -616,7 +621,10 @@ class _DistributedOptimizer(torch.optim.Optimizer):
 
     def synchronize(self) -> None:
         """Vote every gradient not voted yet (a parameter without a gradient
-        on this rank votes zeros), and wait for all votes of this step."""
+        on this rank votes zeros), and wait for all votes of this step.
+        (Nothing to do with vote="momentum": step() votes.)"""
+        if self._sv_momentum:
+            return
         with self._sv_lock:
             self._sv_launch(force=True)
             futures, self._sv_futures = self._sv_futures, []
@@ -741,7 +749,8 @@ def DistributedOptimizer(optimizer: torch.optim.Optimizer, named_parameters: Opt
                          gradient_predivide_factor: float = 1.0, num_groups: int = 0, groups: Any = None,
                          sparse_as_dense: bool = False, process_set: Any = None, *,
                          comm: Optional[Communicator] = None, scale: float = 1.0,
-                         bucket_bytes: int = 25 * 2 ** 20, asynchronous: Optional[bool] = None) -> torch.optim.Optimizer:
+                         bucket_bytes: int = 25 * 2 ** 20, asynchronous: Optional[bool] = None,
+                         vote: str = "gradient") -> torch.optim.Optimizer:
     """Wrap ``optimizer`` so that ``step()`` applies the sign-majority vote of
     every gradient (times ``scale``) across the ranks, with the calling shape
     of ``horovod.torch.DistributedOptimizer``:
@@ -771,7 +780,19 @@ def DistributedOptimizer(optimizer: torch.optim.Optimizer, named_parameters: Opt
     the zero policy: pass ``comm=Communicator(zero="abstain", tie="zero")`` so
     a parameter nobody updated gets 0). Every rank must make the same
     backward/step calls.
+
+    ``vote="momentum"`` (``optimizer`` a :class:`Lion` or :class:`Signum`):
+    each rank's momentum is voted instead of its gradient, as the paper's
+    Signum with majority vote and Distributed Lion do: ``step()`` runs the
+    optimizer with ``comm`` (``Lion(comm=...)``: the fused svLionStep), and
+    no gradient is voted (gradients accumulate locally over
+    ``backward_passes_per_step`` passes as usual).
     """
+    if vote not in ("gradient", "momentum"):
+        raise ValueError(f"signvote: DistributedOptimizer vote={vote!r}: 'gradient' or 'momentum'")
+    if vote == "momentum" and not isinstance(optimizer, (Lion, Signum)):
+        raise ValueError(f"signvote: DistributedOptimizer vote='momentum' needs a signvote.torch.Lion or Signum, "
+                         f"not {type(optimizer).__name__}")
     if not _is_none_compression(compression):
         raise ValueError("signvote: DistributedOptimizer: compression does not apply (the vote sends one bit "
                          "per element already); pass None")
@@ -790,7 +811,7 @@ def DistributedOptimizer(optimizer: torch.optim.Optimizer, named_parameters: Opt
         c = c._with(scale=float(scale))
     cls = type(optimizer.__class__.__name__, (optimizer.__class__,), dict(_DistributedOptimizer.__dict__))
     return cls(optimizer.param_groups, named_parameters, c, backward_passes_per_step, num_groups, groups,
-               sparse_as_dense, bucket_bytes, asynchronous)
+               sparse_as_dense, bucket_bytes, asynchronous, vote)
 
 
 # ---- Broadcasts and start-up ----------------------------------------------------------
