@@ -79,9 +79,9 @@ class CallScope {
  public:
   CallScope(svComm* comm, const char* where, cudaStream_t stream) : comm_(comm), where_(where), stream_(stream) {}
   svResult_t begin(uint64_t call) {
-    begun_ = true;
     DeviceState* d = comm_->device.get();
-    d->transport->beginCall(where_, call);
+    SVCHECK(d->transport->beginCall(where_, call));
+    begun_ = true;
     cudaStreamCaptureStatus st = cudaStreamCaptureStatusNone;
     SV_CUDACHECK(comm_, where_, cudaStreamIsCapturing(stream_, &st));
     capturing_ = st != cudaStreamCaptureStatusNone;

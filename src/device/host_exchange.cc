@@ -52,9 +52,10 @@ class HostExchangeTransport final : public DeviceTransport {
     numa_ = numaNode;
   }
   void bind(svComm* comm) override { comm_ = comm; }
-  void beginCall(const char* where, uint64_t call) override {
+  svResult_t beginCall(const char* where, uint64_t call) override {
     where_ = where;
     call_ = call;
+    return svSuccess;
   }
   bool leaking() const override { return host_->leaking(); }
   svResult_t findNodeRanks(std::vector<int>* ranks) override {

@@ -66,8 +66,9 @@ class DeviceTransport {
   virtual void bind(svComm* comm) {}
 
   // The collective call whose operations follow (entry name for errors,
-  // call number for message tags).
-  virtual void beginCall(const char* where, uint64_t call) {}
+  // call number for message tags), before anything of it is enqueued; an
+  // error refuses the call (and leaves the communicator usable).
+  virtual svResult_t beginCall(const char* where, uint64_t call) { return svSuccess; }
 
   // True once a failed exchange could not be released: the device staging
   // it may still write must outlive the communicator.

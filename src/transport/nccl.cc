@@ -13,6 +13,7 @@
 #include <dlfcn.h>
 #include <nccl.h>
 #include <sched.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <atomic>
@@ -53,6 +54,15 @@ ncclResult_t ncclSettle(ncclComm_t comm, ncclResult_t r) {
     ncclResult_t sv_nr_ = ncclSettle(comm, (call));                         \
     if (sv_nr_ != ncclSuccess) return ncclFail(sv_nr_, comm, #call);        \
   } while (0)
+
+// SV_NCCL_GROUP_CHECK=1 (read once).
+bool groupCheck() {
+  static const bool on = [] {
+    const char* v = getenv("SV_NCCL_GROUP_CHECK");
+    return v != nullptr && strcmp(v, "1") == 0;
+  }();
+  return on;
+}
 
 // ncclAlltoAll of the loaded NCCL, or null where it has none (< 2.28).
 using AlltoAllFn = ncclResult_t (*)(const void*, void*, size_t, ncclDataType_t, ncclComm_t, cudaStream_t);
@@ -95,6 +105,23 @@ class NcclTransport final : public DeviceTransport {
   }
   const char* name() const override { return "NCCL"; }
   bool synchronisesStream() const override { return false; }
+
+  // SV_NCCL_GROUP_CHECK=1: refuse a call made inside the caller's
+  // ncclGroupStart/ncclGroupEnd, where NCCL would defer the exchange past
+  // the vote kernels. NCCL has no query for its group depth, so the probe
+  // is an ncclGroupEnd: outside a group it only answers ncclInvalidUsage
+  // (and NCCL_DEBUG=WARN prints "not in a group call", hence opt-in);
+  // inside one it closes the caller's group, so it is reopened at once:
+  // the operations the caller queued before this call then run already
+  // (the call is refused either way: a program that does this is wrong).
+  svResult_t beginCall(const char* where, uint64_t) override {
+    if (!groupCheck()) return svSuccess;
+    if (ncclGroupEnd() == ncclInvalidUsage) return svSuccess;
+    ncclGroupStart();
+    return setError(nullptr, svInvalidUsage, where,
+                    "called inside ncclGroupStart/ncclGroupEnd: NCCL would run the exchange after the vote; "
+                    "call signvote outside NCCL groups (svGroupStart/svGroupEnd fuse votes)");
+  }
 
   svResult_t allToAll(const void* send, void* recv, size_t bytes, cudaStream_t stream) override {
     if (bytes == 0) return svSuccess;

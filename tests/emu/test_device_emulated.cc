@@ -670,6 +670,59 @@ TEST_CASE("device engine (emulated): svCommAbort from another thread ends a call
   fail.check();
 }
 
+// SV_NCCL_GROUP_CHECK=1 (ctest device_emulated_nccl_group_check sets it;
+// hidden otherwise): a call inside the caller's ncclGroupStart/End is
+// refused with svInvalidUsage, nothing enqueued and the communicator still
+// usable; the caller's group depth is as it was; calls outside a group, and
+// svGroupStart/End groups, work.
+TEST_CASE("device engine (emulated): SV_NCCL_GROUP_CHECK refuses a call inside the caller's NCCL group",
+          "[.][device-emulated-group-check]") {
+  REQUIRE(getenv("SV_NCCL_GROUP_CHECK") != nullptr);
+  Failures fail;
+  std::vector<std::vector<uint64_t>> hashes;
+  runRanks(2, makeConfig(kDefault, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO),
+           makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_AS_ZERO), &fail, [&](RankCtx& ctx) {
+             const size_t n = 1000;
+             std::vector<float> in = hostFloats(n, 77, ctx.rank), want(n), got(n);
+             float* d = nullptr;
+             cudaMalloc(reinterpret_cast<void**>(&d), 2 * n * 4);
+             cudaMemcpy(d, in.data(), n * 4, cudaMemcpyHostToDevice);
+             cudaMemset(d + n, 0x5a, n * 4);
+             RANK_CHECK(ncclGroupStart() == ncclSuccess, "ncclGroupStart");
+             const svResult_t rc = svAllReduceSign(d, d + n, n, svFloat32, ctx.dev, ctx.stream);
+             RANK_CHECK(rc == svInvalidUsage, "a call inside an NCCL group returned %d", rc);
+             RANK_CHECK(strstr(svGetLastError(ctx.dev), "ncclGroupStart") != nullptr, "message: %s",
+                        svGetLastError(ctx.dev));
+             // The caller's group is still open: its ncclGroupEnd closes it.
+             RANK_CHECK(ncclGroupEnd() == ncclSuccess, "the caller's ncclGroupEnd");
+             RANK_CHECK(ncclGroupEnd() == ncclInvalidUsage, "a group left open");
+             cudaStreamSynchronize(ctx.stream);
+             std::vector<unsigned char> untouched(n * 4);
+             cudaMemcpy(untouched.data(), d + n, n * 4, cudaMemcpyDeviceToHost);
+             bool same = true;
+             for (unsigned char b : untouched) same &= b == 0x5a;
+             RANK_CHECK(same, "the refused call wrote its recvbuff");
+             // Outside a group, and in an svGroupStart/End group: as usual.
+             RANK_CHECK(svAllReduceSign(in.data(), want.data(), n, svFloat32, ctx.host, nullptr) == svSuccess, "host");
+             RANK_CHECK(svAllReduceSign(d, d + n, n, svFloat32, ctx.dev, ctx.stream) == svSuccess, "call: %s",
+                        svGetLastError(ctx.dev));
+             cudaStreamSynchronize(ctx.stream);
+             cudaMemcpy(got.data(), d + n, n * 4, cudaMemcpyDeviceToHost);
+             RANK_CHECK(got == want, "the call after a refused one differs from the host engine");
+             svGroupStart();
+             svAllReduceSign(in.data(), want.data(), n, svFloat32, ctx.host, nullptr);
+             svGroupEnd();
+             svGroupStart();
+             svAllReduceSign(d, d + n, n, svFloat32, ctx.dev, ctx.stream);
+             RANK_CHECK(svGroupEnd() == svSuccess, "svGroupEnd: %s", svGetLastError(ctx.dev));
+             cudaStreamSynchronize(ctx.stream);
+             cudaMemcpy(got.data(), d + n, n * 4, cudaMemcpyDeviceToHost);
+             RANK_CHECK(got == want, "an svGroupStart/End group under the check differs from the host's");
+             cudaFree(d);
+           });
+  fail.check();
+}
+
 // Hidden ([.]): each faults the emulated context for good, so ctest runs
 // them in processes of their own.
 TEST_CASE("emulated runtime: a misaligned 16-byte vector access faults the context", "[.][device-emulated-fault]") {
