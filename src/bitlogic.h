@@ -215,6 +215,82 @@ struct VoteParams {
   uint64_t seed, call; // for kTieRandom
 };
 
+// The output groups of L words from where +1 wins (gt) and where the vote
+// ties (eq), by the tie policy: what every vote ends with.
+template <int L>
+SV_HOST_DEVICE void voteDecide(const uint64_t* gt, const uint64_t* eq, const VoteParams& p, uint64_t word,
+                               uint64_t* out) {
+  for (int l = 0; l < L; ++l) {
+    uint64_t tieBits = 0;
+    if (p.tie == kTiePositive) tieBits = ~0ull;
+    else if (p.tie == kTieRandom && eq[l]) tieBits = tieRandomBits(p.seed, p.call, word + l);
+    out[l * p.outPlanes] = gt[l] | (eq[l] & tieBits);
+    if (p.outPlanes == 2) out[l * p.outPlanes + 1] = ~eq[l];  // 0 where a tie yields 0
+  }
+}
+
+// ---- Votes from counts (the hierarchical vote) -----------------------------
+// A group of ranks (a node) counts its members' votes per element; the
+// groups' counts add up to the counts of all ranks, and the vote of the
+// totals is the vote of all inputs, bit for bit (ties and random ties
+// included: they depend on the totals and the word index only).
+//
+// countVotes: the +1 votes (pos) and, with inPlanes 2 (SV_ZERO_ABSTAIN), the
+// -1 votes (neg) among n inputs laid out as for voteWords, as `bits`-plane
+// bit-sliced counters (bits >= counterBits(n)). With inPlanes 1 every input
+// votes, so neg = n - pos is not kept.
+template <int L>
+SV_HOST_DEVICE void countVotes(const uint64_t* in, size_t rankStride, int n, int inPlanes, int bits,
+                               uint64_t (*pos)[L], uint64_t (*neg)[L]) {
+  for (int b = 0; b < bits; ++b)
+    for (int l = 0; l < L; ++l) pos[b][l] = neg[b][l] = 0;
+  for (int r = 0; r < n; ++r) {
+    if (inPlanes == 1) {
+      counterAdd<L>(pos, bits, in + r * rankStride);
+      continue;
+    }
+    uint64_t yes[L], no[L];
+    for (int l = 0; l < L; ++l) {
+      const uint64_t s = in[r * rankStride + l * 2], v = in[r * rankStride + l * 2 + 1];
+      yes[l] = s & v;
+      no[l] = ~s & v;
+    }
+    counterAdd<L>(pos, bits, yes);
+    counterAdd<L>(neg, bits, no);
+  }
+}
+
+// acc += x for 64 x L counters: x has xbits planes, acc bits >= xbits
+// planes and room for the sum (a carry out of the top plane is lost).
+template <int L>
+SV_HOST_DEVICE void counterAccumulate(uint64_t (*acc)[L], int bits, const uint64_t (*x)[L], int xbits) {
+  uint64_t carry[L];
+  for (int l = 0; l < L; ++l) carry[l] = 0;
+  for (int b = 0; b < bits; ++b)
+    for (int l = 0; l < L; ++l) {
+      const uint64_t y = b < xbits ? x[b][l] : 0;
+      const uint64_t a = acc[b][l];
+      acc[b][l] = a ^ y ^ carry[l];
+      carry[l] = (a & y) | (carry[l] & (a ^ y));
+    }
+}
+
+// The vote from the totals over all p.nranks ranks (bits planes, at least
+// counterBits(p.nranks)): equal to voteWords over those ranks' inputs.
+template <int L>
+SV_HOST_DEVICE void voteCounts(const uint64_t (*pos)[L], const uint64_t (*neg)[L], int bits, const VoteParams& p,
+                               uint64_t word, uint64_t* out) {
+  uint64_t gt[L], eq[L];
+  if (p.inPlanes == 1) {
+    counterCompareConst<L>(pos, bits, static_cast<uint32_t>(p.nranks) / 2u, gt, eq);
+    if (p.nranks & 1)
+      for (int l = 0; l < L; ++l) eq[l] = 0;
+  } else {
+    counterCompare<L>(pos, neg, bits, gt, eq);
+  }
+  voteDecide<L>(gt, eq, p, word, out);
+}
+
 // Vote L consecutive words across P inputs. in points at rank 0's group of
 // the first word (groups of inPlanes words, one per word); rank r's are at
 // in + r * rankStride. Writes L groups of outPlanes words to out. word is
@@ -224,42 +300,13 @@ template <int L>
 SV_HOST_DEVICE void voteWords(const uint64_t* in, size_t rankStride,
                               const VoteParams& p, uint64_t word,
                               uint64_t* out) {
+  // Every rank votes (inPlanes 1): +1 wins iff count(+1) > P/2, a tie iff P
+  // is even and count(+1) == P/2. With abstention the +1 and -1 votes are
+  // counted apart and compared.
   const int bits = counterBits(p.nranks);
-  uint64_t gt[L], eq[L];
-  if (p.inPlanes == 1) {
-    // Every rank votes: +1 wins iff count(+1) > P/2; a tie iff P even and
-    // count(+1) == P/2.
-    uint64_t cnt[kMaxCounterBits][L];
-    for (int b = 0; b < bits; ++b)
-      for (int l = 0; l < L; ++l) cnt[b][l] = 0;
-    for (int r = 0; r < p.nranks; ++r) counterAdd<L>(cnt, bits, in + r * rankStride);
-    counterCompareConst<L>(cnt, bits, static_cast<uint32_t>(p.nranks) / 2u, gt, eq);
-    if (p.nranks & 1)
-      for (int l = 0; l < L; ++l) eq[l] = 0;  // count == floor(P/2) is a -1 majority
-  } else {
-    // Abstention: count +1 and -1 votes separately and compare them.
-    uint64_t pos[kMaxCounterBits][L], neg[kMaxCounterBits][L];
-    for (int b = 0; b < bits; ++b)
-      for (int l = 0; l < L; ++l) pos[b][l] = neg[b][l] = 0;
-    for (int r = 0; r < p.nranks; ++r) {
-      uint64_t yes[L], no[L];
-      for (int l = 0; l < L; ++l) {
-        const uint64_t s = in[r * rankStride + l * 2], v = in[r * rankStride + l * 2 + 1];
-        yes[l] = s & v;
-        no[l] = ~s & v;
-      }
-      counterAdd<L>(pos, bits, yes);
-      counterAdd<L>(neg, bits, no);
-    }
-    counterCompare<L>(pos, neg, bits, gt, eq);
-  }
-  for (int l = 0; l < L; ++l) {
-    uint64_t tieBits = 0;
-    if (p.tie == kTiePositive) tieBits = ~0ull;
-    else if (p.tie == kTieRandom && eq[l]) tieBits = tieRandomBits(p.seed, p.call, word + l);
-    out[l * p.outPlanes] = gt[l] | (eq[l] & tieBits);
-    if (p.outPlanes == 2) out[l * p.outPlanes + 1] = ~eq[l];  // 0 where a tie yields 0
-  }
+  uint64_t pos[kMaxCounterBits][L], neg[kMaxCounterBits][L];
+  countVotes<L>(in, rankStride, p.nranks, p.inPlanes, bits, pos, neg);
+  voteCounts<L>(pos, neg, bits, p, word, out);
 }
 
 // Vote one word across P inputs (voteWords for one word).

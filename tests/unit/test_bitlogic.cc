@@ -425,6 +425,58 @@ TEST_CASE("voteWord on exact ties and unanimous inputs", "[bitlogic][vote]") {
   CHECK(out[1] == ~0ull);
 }
 
+// The hierarchical vote's bit logic: the ranks split into nodes of any
+// sizes, each node's counts (countVotes), their sum (counterAccumulate) and
+// the vote of the sum (voteCounts) equal voteWord over all ranks' inputs,
+// every plane count and tie policy; inputs biased so that ties and narrow
+// majorities are frequent.
+TEST_CASE("votes from per-node counts equal the flat vote for every layout, plane count and tie policy",
+          "[bitlogic][vote][hierarchy]") {
+  ref::Rng rng(4711);
+  const std::vector<std::vector<int>> layouts = {
+      {1}, {2}, {5}, {1, 1}, {2, 2}, {2, 3}, {3, 2}, {2, 2, 2}, {4, 4}, {1, 3}, {3, 1, 2}, {1, 1, 1, 1, 1},
+      {8, 8}, {4, 4, 4, 4}, {7, 1}, {16, 15}, {8, 8, 8, 8, 8, 8, 8, 8}, {100, 27}};
+  size_t checked = 0;
+  for (const std::vector<int>& layout : layouts) {
+    int P = 0;
+    for (int l : layout) P += l;
+    const int bits = sv::counterBits(P);
+    for (int inPlanes = 1; inPlanes <= 2; ++inPlanes)
+      for (int outPlanes = 1; outPlanes <= 2; ++outPlanes)
+        for (int tie : {sv::kTiePositive, sv::kTieZero, sv::kTieRandom})
+          for (int trial = 0; trial < 24; ++trial) {
+            // Each rank's group: sign word, and a "voting" word (abstain when 0).
+            std::vector<uint64_t> in(static_cast<size_t>(P) * inPlanes);
+            const uint64_t lean = rng.next();  // per bit, which way most ranks lean
+            for (int r = 0; r < P; ++r) {
+              in[r * inPlanes] = (rng.next() & rng.next()) ^ (r & 1 ? lean : ~lean);
+              if (inPlanes == 2) in[r * inPlanes + 1] = rng.next() | rng.next();
+            }
+            const sv::VoteParams vp{P, inPlanes, outPlanes, tie, 17, static_cast<uint64_t>(trial)};
+            const uint64_t word = rng.next() >> 20;
+            uint64_t want[2] = {0, 0}, got[2] = {0, 0};
+            sv::voteWord(in.data(), inPlanes, vp, word, want);
+            uint64_t pos[sv::kMaxCounterBits][1] = {}, neg[sv::kMaxCounterBits][1] = {};
+            int first = 0;
+            for (int l : layout) {
+              const int nodeBits = sv::counterBits(l);
+              uint64_t np[sv::kMaxCounterBits][1], nn[sv::kMaxCounterBits][1];
+              sv::countVotes<1>(in.data() + first * inPlanes, inPlanes, l, inPlanes, nodeBits, np, nn);
+              sv::counterAccumulate<1>(pos, bits, np, nodeBits);
+              if (inPlanes == 2) sv::counterAccumulate<1>(neg, bits, nn, nodeBits);
+              first += l;
+            }
+            sv::voteCounts<1>(pos, neg, bits, vp, word, got);
+            INFO("layout of " << layout.size() << " nodes, P=" << P << " inPlanes=" << inPlanes
+                              << " outPlanes=" << outPlanes << " tie=" << tie);
+            REQUIRE(got[0] == want[0]);
+            if (outPlanes == 2) REQUIRE(got[1] == want[1]);
+            ++checked;
+          }
+  }
+  CHECK(checked == layouts.size() * 2 * 2 * 3 * 24);
+}
+
 TEST_CASE("tieRandomBits is deterministic and balanced and depends on seed call and word", "[bitlogic][vote]") {
   CHECK(sv::tieRandomBits(1, 2, 3) == sv::tieRandomBits(1, 2, 3));
   size_t ones = 0, same = 0;
