@@ -158,29 +158,37 @@ def sign_vote_hook(state: Any, bucket: Any) -> "torch.futures.Future[torch.Tenso
     """
     st = _state_of(state)
     buf = bucket.buffer() if hasattr(bucket, "buffer") else bucket.get_tensor()
+    return _bucket_future(st, buf, "sign_vote_hook", lambda: st.comm.allreduce_sign(buf, inplace=True))
+
+
+def _bucket_future(st: SignVoteState, buf: torch.Tensor, hook: str,
+                   work: Callable[[], Any]) -> "torch.futures.Future[torch.Tensor]":
+    """A hook's future for bucket `buf`: `work()` runs on the state's worker
+    (or here), then the future holds `buf`; a closed state, a device bucket
+    or an error of `work` arrive as the future's exception."""
     fut: "torch.futures.Future[torch.Tensor]" = torch.futures.Future()
     if st.closed:
-        fut.set_exception(SignvoteError(Result.INVALID_USAGE, "signvote: sign_vote_hook: its SignVoteState is closed"))
+        fut.set_exception(SignvoteError(Result.INVALID_USAGE, f"signvote: {hook}: its {type(st).__name__} is closed"))
         return fut
     if buf.device.type != "cpu":
         fut.set_exception(SignvoteError(
             Result.INVALID_USAGE,
-            f"signvote: sign_vote_hook: a {buf.device.type} bucket; this version votes on CPU tensors only "
+            f"signvote: {hook}: a {buf.device.type} bucket; this version votes on CPU tensors only "
             "(DDP on the gloo backend with a CPU model)"))
         return fut
 
-    def vote() -> None:
+    def run() -> None:
         try:
-            st.comm.allreduce_sign(buf, inplace=True)
+            work()
             st.buckets_voted += 1
             fut.set_result(buf)
         except BaseException as e:  # delivered to DDP through the future
             fut.set_exception(e)
 
     if st._worker is not None:
-        st._worker.submit(vote)
+        st._worker.submit(run)
     else:
-        vote()
+        run()
     return fut
 
 
@@ -343,30 +351,13 @@ def momentum_vote_hook(state: MomentumVoteState, bucket: Any) -> "torch.futures.
                                     f"{type(state).__name__}"))
         return fut
     buf = bucket.buffer() if hasattr(bucket, "buffer") else bucket.get_tensor()
-    if state.closed:
-        fut.set_exception(SignvoteError(Result.INVALID_USAGE, "signvote: momentum_vote_hook: its state is closed"))
-        return fut
-    if buf.device.type != "cpu":
-        fut.set_exception(SignvoteError(
-            Result.INVALID_USAGE, f"signvote: momentum_vote_hook: a {buf.device.type} bucket; this version votes on "
-            "CPU tensors only (DDP on the gloo backend with a CPU model)"))
-        return fut
     index, params = bucket.index(), list(bucket.parameters())
 
     def step() -> None:
-        try:
-            with torch.no_grad():
-                state._step(index, params, buf)
-            state.buckets_voted += 1
-            fut.set_result(buf)
-        except BaseException as e:  # delivered to DDP through the future
-            fut.set_exception(e)
+        with torch.no_grad():
+            state._step(index, params, buf)
 
-    if state._worker is not None:
-        state._worker.submit(step)
-    else:
-        step()
-    return fut
+    return _bucket_future(state, buf, "momentum_vote_hook", step)
 
 
 momentum_vote_hook.__annotations__ = {"state": object, "bucket": dist.GradBucket,
