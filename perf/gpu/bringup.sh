@@ -15,6 +15,8 @@
 #   5. sv_gpu_kernels_bench (the kernels against a device-to-device copy)
 #   6. sv_gpu_vote_bench: svAllReduceSign against ncclAllReduce fp32 at
 #      P = 1, 2, 4, 8 (ranks share the one GPU through NCCL's sockets above 1)
+#   7. sv_gpu_vote_bench -g: ResNet-50's 161 tensors separate / grouped /
+#      as one call, beside NCCL the same three ways, at P = 1, 4
 #
 #   perf/gpu/bringup.sh OUT            (on the device: OUT=$OUT)
 set -uo pipefail
