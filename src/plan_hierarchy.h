@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+// The plan of a hierarchical vote (issue 15): ranks grouped into nodes,
+// votes counted inside each node, only counts and voted bits between nodes.
+// Pure functions of the node layout and a chunk's word count, the same on
+// every rank, for the executors to follow (none runs it yet; the unit test
+// test_plan_hierarchy.cc replays it over the bit logic against the flat
+// vote). Four exchanges per chunk:
+//
+//   A  inside each node: every rank sends each node peer the packed bits of
+//      the slices that peer owns (an all-to-all over the node's ranks);
+//      the owner counts them (countVotes, counterBits(L) planes per plane
+//      set: pos, and neg under SV_ZERO_ABSTAIN).
+//   B  between nodes: the owners of slice s (one per node) split it into N
+//      sub-slices; the owner in node m gets every other owner's counts of
+//      sub-slice m, adds them (counterAccumulate) and votes (voteCounts).
+//   C  between nodes: each owner sends its voted sub-slices (outPlanes
+//      words a word) back to the other owners of the slice.
+//   D  inside each node: each owner sends its voted slices to its node's
+//      peers (an all-gather over the node's ranks).
+//
+// Slices: S = the largest node's size; a chunk of W words is cut into S
+// slices by segmentRange, and in a node of L ranks local rank l owns the
+// contiguous slices [l*S/L, (l+1)*S/L), so every rank owns at least one and
+// uneven nodes work. For N nodes of L ranks, a node's link carries per
+// direction (N-1)/N x n x (counterBits(L) x planes + outPlanes) bits for n
+// elements, against L x 2(P-L)/P x n bits for the flat all-to-all: N = 2,
+// L = 4: n/4 bytes instead of n/2.
+#pragma once
+
+#include <stddef.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "bitlogic.h"
+
+namespace sv {
+
+struct NodeLayout {
+  std::vector<int> nodeOf;                // rank -> node (nodes numbered by their lowest rank)
+  std::vector<int> localOf;               // rank -> index within its node
+  std::vector<std::vector<int>> members;  // node -> its ranks, ascending
+  int slices = 1;                         // S: the largest node's size
+
+  int nodes() const { return static_cast<int>(members.size()); }
+  int size(int node) const { return static_cast<int>(members[node].size()); }
+
+  // From any label per rank (a host name's index, MPI's shared-memory
+  // split colour): ranks with equal labels share a node.
+  static NodeLayout fromLabels(const std::vector<int>& label) {
+    NodeLayout t;
+    const int P = static_cast<int>(label.size());
+    t.nodeOf.assign(P, -1);
+    t.localOf.assign(P, 0);
+    for (int r = 0; r < P; ++r) {
+      if (t.nodeOf[r] >= 0) continue;
+      const int n = t.nodes();
+      t.members.emplace_back();
+      for (int q = r; q < P; ++q)
+        if (label[q] == label[r]) {
+          t.nodeOf[q] = n;
+          t.localOf[q] = static_cast<int>(t.members[n].size());
+          t.members[n].push_back(q);
+        }
+      t.slices = std::max(t.slices, t.size(n));
+    }
+    return t;
+  }
+};
+
+// The slices [*s0, *s1) owned by local rank `local` of `node`.
+inline void ownedSlices(const NodeLayout& t, int node, int local, int* s0, int* s1) {
+  const int L = t.size(node), S = t.slices;
+  *s0 = local * S / L;
+  *s1 = (local + 1) * S / L;
+}
+
+// Words [*begin, *begin + *len) of slice s in a chunk of `words` words.
+inline void sliceRange(size_t words, const NodeLayout& t, int s, size_t* begin, size_t* len) {
+  segmentRange(words, t.slices, s, begin, len);
+}
+
+// The words a rank owns: its slices, contiguous.
+inline void ownedRange(size_t words, const NodeLayout& t, int node, int local, size_t* begin, size_t* len) {
+  int s0, s1;
+  ownedSlices(t, node, local, &s0, &s1);
+  size_t b0, l0, b1, l1;
+  sliceRange(words, t, s0, &b0, &l0);
+  sliceRange(words, t, s1 - 1, &b1, &l1);
+  *begin = b0;
+  *len = b1 + l1 - b0;
+}
+
+// The rank of `node` that owns slice s.
+inline int sliceOwner(const NodeLayout& t, int node, int s) {
+  for (int l = 0; l < t.size(node); ++l) {
+    int s0, s1;
+    ownedSlices(t, node, l, &s0, &s1);
+    if (s >= s0 && s < s1) return t.members[node][l];
+  }
+  return -1;  // s out of range
+}
+
+// Sub-slice m (voted by the slice's owner in node m) of slice s.
+inline void subSliceRange(size_t words, const NodeLayout& t, int s, int m, size_t* begin, size_t* len) {
+  size_t sb, sl;
+  sliceRange(words, t, s, &sb, &sl);
+  segmentRange(sl, t.nodes(), m, begin, len);
+  *begin += sb;
+}
+
+// Planes of one word's counts from `node` (exchange B): counterBits of its
+// size, per counted plane set (pos; and neg with inPlanes 2).
+inline int countPlanes(const NodeLayout& t, int node, int inPlanes) {
+  return counterBits(t.size(node)) * inPlanes;
+}
+
+}  // namespace sv
