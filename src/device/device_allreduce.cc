@@ -39,13 +39,41 @@ constexpr size_t kStagingGranule = 64 * 1024;
 
 // Device memory of this communicator's device, or managed memory. A
 // trainer passes the same buffers every step, and the query costs three
-// runtime calls, so the last kCheckedPointers pointers that passed are
-// remembered and pass again without one (NCCL checks no pointer at all
-// unless NCCL_CHECK_POINTERS=1).
+// runtime calls, so pointers that passed are remembered and pass again
+// without one: an open-addressing hash set of kCheckedPointers slots,
+// emptied when half full, so up to kCheckedPointers / 2 buffers (a group
+// of hundreds of tensors) always hit from their second call on. NCCL
+// checks no pointer at all unless NCCL_CHECK_POINTERS=1.
+size_t pointerSlot(const void* p) {
+  return static_cast<size_t>((reinterpret_cast<uintptr_t>(p) >> 4) * 0x9e3779b97f4a7c15ull >> 32) &
+         (kCheckedPointers - 1);
+}
+bool pointerChecked(const DeviceState* d, const void* p) {
+  for (size_t k = 0, i = pointerSlot(p); k < kCheckedPointers; ++k, i = (i + 1) & (kCheckedPointers - 1)) {
+    const void* v = d->checkedPointers[i].load(std::memory_order_relaxed);
+    if (v == p) return true;
+    if (v == nullptr) return false;
+  }
+  return false;
+}
+void rememberPointer(DeviceState* d, const void* p) {
+  if (d->checkedCount.load(std::memory_order_relaxed) >= kCheckedPointers / 2) {
+    for (auto& slot : d->checkedPointers) slot.store(nullptr, std::memory_order_relaxed);
+    d->checkedCount.store(0, std::memory_order_relaxed);
+  }
+  for (size_t k = 0, i = pointerSlot(p); k < kCheckedPointers; ++k, i = (i + 1) & (kCheckedPointers - 1)) {
+    const void* empty = nullptr;
+    if (d->checkedPointers[i].compare_exchange_strong(empty, p, std::memory_order_relaxed)) {
+      d->checkedCount.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    if (empty == p) return;
+  }
+}
+
 svResult_t checkDevicePtr(svComm* comm, const char* where, const void* p, const char* name) {
   DeviceState* d = comm->device.get();
-  for (const auto& c : d->checkedPointers)
-    if (c.load(std::memory_order_relaxed) == p) return svSuccess;
+  if (pointerChecked(d, p)) return svSuccess;
   cudaPointerAttributes a;
   memset(&a, 0, sizeof(a));
   // A pure query, but under a global-mode stream capture the runtime may
@@ -62,8 +90,7 @@ svResult_t checkDevicePtr(svComm* comm, const char* where, const void* p, const 
   }
   const int dev = d->device;
   if (a.type == cudaMemoryTypeManaged || (a.type == cudaMemoryTypeDevice && a.device == dev)) {
-    d->checkedPointers[d->checkedNext.fetch_add(1, std::memory_order_relaxed) % kCheckedPointers].store(
-        p, std::memory_order_relaxed);
+    rememberPointer(d, p);
     return svSuccess;
   }
   const char* kind = a.type == cudaMemoryTypeDevice ? "device memory of another GPU"

@@ -30,7 +30,9 @@ struct DeviceBuffer {
   size_t bytes = 0;
 };
 
-constexpr int kCheckedPointers = 8;
+// Buffers that passed the device-memory check, remembered (device_allreduce.cc):
+// a hash set, so a trainer's group of hundreds of tensors hits too.
+constexpr size_t kCheckedPointers = 1024;  // a power of two
 
 struct DeviceState {
   int device = -1;
@@ -42,9 +44,8 @@ struct DeviceState {
   std::vector<int> nodeRanks;
   std::unique_ptr<DeviceTransport> transport;
 
-  // Buffers that passed the device-memory check lately (device_allreduce.cc).
   std::atomic<const void*> checkedPointers[kCheckedPointers] = {};
-  std::atomic<unsigned> checkedNext{0};
+  std::atomic<size_t> checkedCount{0};
 
   DeviceBuffer packed, recv, result;  // device staging of a call
   bool stagingFrozen = false;         // a call was captured: staging never moves again

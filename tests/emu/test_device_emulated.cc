@@ -1467,3 +1467,41 @@ TEST_CASE("device group (emulated): refused buffers, SV_NAN_ERROR and capture", 
     fail.check();
   }
 }
+
+// A trainer's group every step: once its buffers were checked, queueing 161
+// calls asks nothing of the CUDA runtime (the checks are remembered), and
+// the fused call costs about what one call does.
+TEST_CASE("device group (emulated): a repeated group of 161 tensors queues without runtime calls",
+          "[device-emulated][group][hotpath]") {
+  Failures fail;
+  runRanks(2, makeConfig(kDefault, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO),
+           makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_AS_ZERO), &fail, [&](RankCtx& ctx) {
+             const int kTensors = 161;
+             std::vector<float*> d(kTensors);
+             for (int k = 0; k < kTensors; ++k) cudaMalloc(reinterpret_cast<void**>(&d[k]), 2 * 64 * 4);
+             svemu::Counters queued{}, ended{};
+             for (int step = 0; step < 2; ++step) {
+               svGroupStart();
+               const svemu::Counters a = svemu::threadCounters();
+               for (int k = 0; k < kTensors; ++k)
+                 RANK_CHECK(svAllReduceSign(d[k], d[k] + 64, 64, svFloat32, ctx.dev, ctx.stream) == svSuccess,
+                            "queue: %s", svGetLastError(ctx.dev));
+               const svemu::Counters b = svemu::threadCounters();
+               RANK_CHECK(svGroupEnd() == svSuccess, "svGroupEnd: %s", svGetLastError(ctx.dev));
+               const svemu::Counters c = svemu::threadCounters();
+               queued.apiCalls = b.apiCalls - a.apiCalls;
+               ended.apiCalls = c.apiCalls - b.apiCalls;
+               ended.launches = c.launches - b.launches;
+               cudaStreamSynchronize(ctx.stream);
+             }
+             if (ctx.rank == 0)
+               printf("group of 161 tensors, P=2, second step: %llu runtime API calls to queue; the fused call "
+                      "%llu API calls and %llu kernel launches\n",
+                      queued.apiCalls, ended.apiCalls, ended.launches);
+             RANK_CHECK(queued.apiCalls == 0, "queueing 161 calls again made %llu runtime API calls", queued.apiCalls);
+             RANK_CHECK(ended.apiCalls <= 12, "the fused call made %llu runtime API calls", ended.apiCalls);
+             RANK_CHECK(ended.launches <= 2 * 4 + 3, "the fused call made %llu kernel launches", ended.launches);
+             for (float* p : d) cudaFree(p);
+           });
+  fail.check();
+}
