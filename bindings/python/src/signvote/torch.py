@@ -1,11 +1,15 @@
 # SPDX-License-Identifier: MIT
-"""PyTorch integration: a DDP comm hook, the Signum optimizer, a Horovod-style
-DistributedOptimizer, and start-up broadcasts.
+"""PyTorch integration: DDP comm hooks, the Signum and Lion optimizers, a
+Horovod-style DistributedOptimizer, and start-up broadcasts.
 
     import signvote.torch as svt
     model = DDP(model)                                         # gloo backend, CPU
     model.register_comm_hook(svt.SignVoteState(), svt.sign_vote_hook)
     opt = svt.Signum(model.parameters(), lr=1e-3, momentum=0.9)
+
+    # or the optimizer inside the hook, each rank's momentum voted (D-Lion):
+    state = svt.MomentumVoteState(model, "lion", lr=1e-4, betas=(0.9, 0.99))
+    model.register_comm_hook(state, svt.momentum_vote_hook)   # no optimizer.step()
 
     # or, Horovod style (no DDP):
     opt = svt.DistributedOptimizer(torch.optim.SGD(model.parameters(), lr=1e-3),
