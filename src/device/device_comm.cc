@@ -46,13 +46,15 @@ svResult_t cudaFail(svComm* comm, const char* where, cudaError_t e, const char* 
 
 DeviceState::~DeviceState() {
   DeviceGuard guard(device);
-  watchdog.reset();  // first: its callback uses the transport
   // Work of this communicator may still be queued: let it finish before its
-  // buffers go (cudaFree would wait for the device anyway).
+  // buffers go (cudaFree would wait for the device anyway). The SV_TIMEOUT
+  // watchdog still runs meanwhile, so a call whose peer never comes is
+  // aborted after the timeout instead of holding svCommDestroy forever.
   if (lastCall != nullptr) {
     if (lastCallRecorded && !aborted) cudaEventSynchronize(lastCall);
     cudaEventDestroy(lastCall);
   }
+  watchdog.reset();  // before the transport: its callback uses it
   for (cudaEvent_t e : groupEvents) cudaEventDestroy(e);
   // A failed exchange the transport could not release may still write
   // into the staging: it stays allocated (leak on purpose).

@@ -903,6 +903,38 @@ TEST_CASE("device engine (emulated): SV_TIMEOUT: a call whose peer never comes t
   }
 }
 
+// svCommDestroy right after a call whose peer never comes: teardown waits
+// for the call, and the SV_TIMEOUT watchdog still runs during that wait, so
+// destroy returns once the timeout aborted the exchange (before, it waited
+// for ever).
+TEST_CASE("device engine (emulated): svCommDestroy after a call whose peer never comes returns after SV_TIMEOUT",
+          "[device-emulated][faults]") {
+  svConfig_t dc = makeConfig(kDefault, SV_CONFIG_UNDEF_INT, SV_NAN_AS_ZERO);
+  dc.timeout = 0.3;
+  Failures fail;
+  std::atomic<int> destroyed{0};
+  runRanks(3, dc, makeConfig(kDefault, SV_DEVICE_HOST, SV_NAN_AS_ZERO), &fail, [&](RankCtx& ctx) {
+    if (ctx.rank == 2) {  // never calls
+      while (destroyed.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      return;
+    }
+    const size_t n = 1000;
+    float* d = nullptr;
+    cudaMalloc(reinterpret_cast<void**>(&d), 2 * n * 4);
+    RANK_CHECK(svAllReduceSign(d, d + n, n, svFloat32, ctx.dev, ctx.stream) == svSuccess, "enqueue: %s",
+               svGetLastError(ctx.dev));
+    const auto t0 = std::chrono::steady_clock::now();
+    RANK_CHECK(svCommDestroy(ctx.dev) == svSuccess, "destroy");
+    const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ctx.dev = nullptr;
+    ++destroyed;
+    RANK_CHECK(s < 30, "svCommDestroy took %.1f s with a call whose peer never came", s);
+    RANK_CHECK(cudaStreamSynchronize(ctx.stream) == cudaSuccess, "stream after destroy");
+    cudaFree(d);
+  });
+  fail.check();
+}
+
 // The host side of one call, counted (no timing): runtime API calls, stream
 // operations and kernel launches of a small svAllReduceSign after a warm-up.
 // The budgets fail the test when a change adds per-call work; the counts are
