@@ -7,7 +7,9 @@
 //
 // The fused call lays the tensors out one after another, each from a
 // 64-element word boundary, and runs the engine once over all the words
-// (allReduceSignCustom) with a pack and an unpack that walk the tensors;
+// (allReduceSignCustom; on a device communicator the stream executor's
+// deviceAllReduceGroup, same layout) with a pack and an unpack that walk
+// the tensors;
 // the vote is per element, so the result of each tensor is what its own
 // call gives, bit for bit, except random ties: those are drawn from the
 // group's call number and each element's position in the layout.
@@ -42,16 +44,16 @@ thread_local std::vector<Pending> tlsPending;
 svResult_t runFused(svComm* comm, const std::vector<const GroupCall*>& calls) {
   static const char* where = "svGroupEnd";
   SVCHECK(commCheck(comm, where));  // destroyed or aborted during the group
-  if (comm->device) {  // the stream executor's fused call (device_allreduce.cc)
-    const svResult_t r = deviceAllReduceGroup(comm, calls.data(), calls.size());
-    if (r != svSuccess) commSetLastError(comm, threadLastError());
-    return r;
-  }
   const size_t n = calls.size();
   std::vector<size_t> first(n + 1, 0);  // first word of each tensor; first[n]: total
   for (size_t i = 0; i < n; ++i) first[i + 1] = first[i] + divUp(calls[i]->count, kWordBits);
   const size_t words = first[n];
-  if (words == 0) return svSuccess;
+  if (words == 0) return svSuccess;  // nothing to exchange: no call
+  if (comm->device) {  // the stream executor's fused call (device_allreduce.cc), same layout
+    const svResult_t r = deviceAllReduceGroup(comm, calls.data(), n, first.data());
+    if (r != svSuccess) commSetLastError(comm, threadLastError());
+    return r;
+  }
   int ip = 1, op = 1;
   customPlanes(comm, words * kWordBits, &ip, &op);
   const double scale = comm->config.scale;

@@ -50,9 +50,10 @@ svResult_t deviceUnpackSigns(svComm* comm, const uint32_t* bits, void* recvbuff,
 svResult_t deviceCheckBuffers(svComm* comm, const char* where, const void* send, const char* sendName,
                               const void* recv, const char* recvName, size_t count);
 // svGroupEnd's fused call of a device communicator's queued calls
-// (group.cc): one exchange on the first call's stream, which the other
-// calls' streams join and wait for.
-svResult_t deviceAllReduceGroup(svComm* comm, const GroupCall* const* calls, size_t ncalls);
+// (group.cc, which lays them out: call i from word first[i], first[ncalls]
+// words in all, at least one): one exchange on the first call's stream,
+// which the other calls' streams join and wait for.
+svResult_t deviceAllReduceGroup(svComm* comm, const GroupCall* const* calls, size_t ncalls, const size_t* first);
 
 // svCommAbort of a device communicator, before it is freed: aborts the
 // transport and frees without waiting for queued work.

@@ -100,6 +100,16 @@ svResult_t checkDevicePtr(svComm* comm, const char* where, const void* p, const 
                   "%s=%p is %s; a device communicator on cuda:%d takes device memory of that GPU", name, p, kind, dev);
 }
 
+// The send and receive buffers of an all-reduce (receive only when it is
+// another buffer); none when count is 0.
+svResult_t checkBuffers(svComm* comm, const char* where, const void* send, const char* sendName, const void* recv,
+                        const char* recvName, size_t count) {
+  if (count == 0) return svSuccess;
+  SVCHECK(checkDevicePtr(comm, where, send, sendName));
+  if (recv != send) SVCHECK(checkDevicePtr(comm, where, recv, recvName));
+  return svSuccess;
+}
+
 // One call's stream bracket: waits for the previous call of this
 // communicator (when not capturing), records the end for the next one.
 class CallScope {
@@ -342,10 +352,7 @@ svResult_t runAllReduceSign(CallScope& scope, svComm* comm, const void* sendbuff
   const char* where = scope.where();
   DeviceState* d = comm->device.get();
   DeviceGuard guard(d->device);
-  if (count > 0) {
-    SVCHECK(checkDevicePtr(comm, where, sendbuff, "sendbuff"));
-    if (recvbuff != sendbuff) SVCHECK(checkDevicePtr(comm, where, recvbuff, "recvbuff"));
-  }
+  SVCHECK(checkBuffers(comm, where, sendbuff, "sendbuff", recvbuff, "recvbuff", count));
   const uint64_t call = comm->callCount++;  // as the host engine: calls that pass the checks
   const CallShape s = planCall(comm, count, false, Executor::kStream);
   logAlgorithm(comm, where, s);
@@ -381,10 +388,7 @@ svResult_t runAllReduceSignPacked(CallScope& scope, svComm* comm, const uint32_t
   const char* where = scope.where();
   DeviceState* d = comm->device.get();
   DeviceGuard guard(d->device);
-  if (count > 0) {
-    SVCHECK(checkDevicePtr(comm, where, sendbits, "sendbits"));
-    if (recvbits != sendbits) SVCHECK(checkDevicePtr(comm, where, recvbits, "recvbits"));
-  }
+  SVCHECK(checkBuffers(comm, where, sendbits, "sendbits", recvbits, "recvbits", count));
   const uint64_t call = comm->callCount++;
   const CallShape s = planCall(comm, count, true, Executor::kStream);
   logAlgorithm(comm, where, s);
@@ -451,15 +455,11 @@ svResult_t runUnpackSigns(CallScope& scope, svComm* comm, const uint32_t* bits, 
   return scope.end();
 }
 
-// A group's calls (svGroupEnd) as one call of the stream executor: the
-// tensors laid out one after another from 64-element word boundaries, as
-// the host group lays them (group.cc), so the result is the host group's
-// bit for bit, random ties included. Pack and unpack run as list kernels,
-// one launch per datatype and kern::kListCap tensors, not one per tensor.
-struct GroupLayout {
-  std::vector<size_t> first;  // first word of each call; first[n]: all words
-  std::vector<device::TensorSlice> slices[4];  // typed calls by datatype (index dt - svFloat16)
-};
+// A group's calls (svGroupEnd) as one call of the stream executor, in the
+// layout group.cc gives both executors (first[i]: call i's first word), so
+// the result is the host group's bit for bit, random ties included. Pack
+// and unpack run as list kernels, one launch per datatype and
+// kern::kListCap tensors, not one per tensor.
 constexpr svDataType_t kGroupTypes[4] = {svFloat16, svFloat32, svFloat64, svBfloat16};  // 6, 7, 8, 9
 
 svResult_t groupStreams(svComm* comm, const char* where, const GroupCall* const* calls, size_t n,
@@ -477,19 +477,16 @@ svResult_t groupStreams(svComm* comm, const char* where, const GroupCall* const*
   return svSuccess;
 }
 
-svResult_t runGroup(CallScope& scope, svComm* comm, const GroupCall* const* calls, size_t n) {
+svResult_t runGroup(CallScope& scope, svComm* comm, const GroupCall* const* calls, size_t n, const size_t* first) {
   const char* where = scope.where();
   DeviceState* d = comm->device.get();
   DeviceGuard guard(d->device);
   cudaStream_t stream = scope.stream();
-  GroupLayout g;
-  g.first.assign(n + 1, 0);
-  for (size_t i = 0; i < n; ++i) g.first[i + 1] = g.first[i] + divUp(calls[i]->count, kWordBits);
-  const size_t words = g.first[n];
-  if (words == 0) return svSuccess;  // as the host group: no exchange, no call
+  const size_t words = first[n];
+  std::vector<device::TensorSlice> slices[4];  // typed calls by datatype (index dt - svFloat16)
   for (size_t i = 0; i < n; ++i)
     if (calls[i]->datatype != kGroupPackedBits && calls[i]->count > 0)
-      g.slices[calls[i]->datatype - svFloat16].push_back({calls[i]->send, calls[i]->recv, calls[i]->count, g.first[i]});
+      slices[calls[i]->datatype - svFloat16].push_back({calls[i]->send, calls[i]->recv, calls[i]->count, first[i]});
   std::vector<cudaStream_t> others;
   SVCHECK(groupStreams(comm, where, calls, n, &others));
   const uint64_t call = comm->callCount++;
@@ -507,9 +504,9 @@ svResult_t runGroup(CallScope& scope, svComm* comm, const GroupCall* const* call
   const unsigned long long* gate = nullptr;
   auto fill = [&](uint64_t* out) -> svResult_t {
     for (int k = 0; k < 4; ++k)
-      if (!g.slices[k].empty())
+      if (!slices[k].empty())
         SVCHECK(kernel(comm, where,
-                       device::packList(g.slices[k].data(), g.slices[k].size(), kGroupTypes[k], s.inPlanes, out,
+                       device::packList(slices[k].data(), slices[k].size(), kGroupTypes[k], s.inPlanes, out,
                                         d->counters + kCntLocal, stream),
                        "packList"));
     // Packed calls (one plane: the entry refuses the policies that need
@@ -517,7 +514,7 @@ svResult_t runGroup(CallScope& scope, svComm* comm, const GroupCall* const* call
     for (size_t i = 0; i < n; ++i)
       if (calls[i]->datatype == kGroupPackedBits && calls[i]->count > 0)
         SV_CUDACHECK(comm, where,
-                     cudaMemcpyAsync(out + g.first[i], calls[i]->send, divUp(calls[i]->count, 32) * 4,
+                     cudaMemcpyAsync(out + first[i], calls[i]->send, divUp(calls[i]->count, 32) * 4,
                                      cudaMemcpyDeviceToDevice, stream));
     return nanCheck(comm, where, nanError, stream, &gate);
   };
@@ -525,15 +522,15 @@ svResult_t runGroup(CallScope& scope, svComm* comm, const GroupCall* const* call
   const uint64_t* voted = nullptr;
   SVCHECK(exchangeAndVote(comm, scope, s, vp, fill, false, noFused, &voted));
   for (int k = 0; k < 4; ++k)
-    if (!g.slices[k].empty())
+    if (!slices[k].empty())
       SVCHECK(kernel(comm, where,
-                     device::unpackList(voted, s.outPlanes, g.slices[k].data(), g.slices[k].size(), kGroupTypes[k],
+                     device::unpackList(voted, s.outPlanes, slices[k].data(), slices[k].size(), kGroupTypes[k],
                                         outputBits(kGroupTypes[k], comm->config.scale), gate, stream),
                      "unpackList"));
   for (size_t i = 0; i < n; ++i)
     if (calls[i]->datatype == kGroupPackedBits && calls[i]->count > 0)
       SVCHECK(kernel(comm, where,
-                     device::copyBits(voted + g.first[i], static_cast<uint32_t*>(calls[i]->recv),
+                     device::copyBits(voted + first[i], static_cast<uint32_t*>(calls[i]->recv),
                                       divUp(calls[i]->count, 32), lastWordMask(calls[i]->count), gate, stream),
                      "copyBits"));
   SVCHECK(endCollective(comm, scope, call, s.algorithm));
@@ -573,17 +570,14 @@ svResult_t devicePackSigns(svComm* comm, const void* sendbuff, uint32_t* bits, s
 
 svResult_t deviceCheckBuffers(svComm* comm, const char* where, const void* send, const char* sendName,
                               const void* recv, const char* recvName, size_t count) {
-  if (count == 0) return svSuccess;
-  SVCHECK(checkDevicePtr(comm, where, send, sendName));
-  if (recv != send) SVCHECK(checkDevicePtr(comm, where, recv, recvName));
-  return svSuccess;
+  return checkBuffers(comm, where, send, sendName, recv, recvName, count);
 }
 
-svResult_t deviceAllReduceGroup(svComm* comm, const GroupCall* const* calls, size_t ncalls) {
+svResult_t deviceAllReduceGroup(svComm* comm, const GroupCall* const* calls, size_t ncalls, const size_t* first) {
   deviceTimeoutCheck(comm, "svGroupEnd");
   SVCHECK(checkNotFailed(comm, "svGroupEnd"));
-  CallScope scope(comm, "svGroupEnd", ncalls > 0 ? calls[0]->stream : nullptr);
-  return scope.finish(runGroup(scope, comm, calls, ncalls));
+  CallScope scope(comm, "svGroupEnd", calls[0]->stream);
+  return scope.finish(runGroup(scope, comm, calls, ncalls, first));
 }
 
 svResult_t deviceUnpackSigns(svComm* comm, const uint32_t* bits, void* recvbuff, size_t count, svDataType_t datatype,

@@ -35,7 +35,7 @@ svResult_t deviceCheckBuffers(svComm* comm, const char* where, const void*, cons
                               size_t) {
   return unreachable(comm, where);
 }
-svResult_t deviceAllReduceGroup(svComm* comm, const GroupCall* const*, size_t) {
+svResult_t deviceAllReduceGroup(svComm* comm, const GroupCall* const*, size_t, const size_t*) {
   return unreachable(comm, "svGroupEnd");
 }
 svResult_t deviceAsyncError(svComm* comm, svResult_t* asyncError) {
