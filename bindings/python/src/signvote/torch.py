@@ -254,7 +254,8 @@ class MomentumVoteState(SignVoteState):
             raise ValueError(f"signvote: MomentumVoteState momentum={momentum} outside [0, 1)")
         super().__init__(comm, process_group=process_group, asynchronous=asynchronous, **policies)
         module = model.module if hasattr(model, "module") and isinstance(model.module, torch.nn.Module) else model
-        self._index = {id(p): i for i, p in enumerate(module.parameters())}
+        self._params = list(module.parameters())
+        self._index = {id(p): i for i, p in enumerate(self._params)}
         self.optimizer = optimizer
         self.lr, self.betas, self.momentum, self.weight_decay = float(lr), tuple(betas), float(momentum), float(weight_decay)
         # bucket index -> (parameter indices, flat momentum); parameter index
@@ -263,7 +264,6 @@ class MomentumVoteState(SignVoteState):
         self._buckets: Dict[int, Tuple[Tuple[int, ...], torch.Tensor]] = {}
         self._where: Dict[int, Tuple[int, int]] = {}
         self._loose: Dict[int, torch.Tensor] = {}
-        self._sizes: Dict[int, int] = {}  # parameter index -> elements
         self.steps = 0  # buckets stepped
 
     def _momentum(self, index: int, layout: Tuple[int, ...], sizes: List[int], dtype: torch.dtype) -> torch.Tensor:
@@ -274,7 +274,7 @@ class MomentumVoteState(SignVoteState):
             for j in have[0]:
                 b, o = self._where.get(j, (None, 0))
                 if b == index:  # not taken by a bucket rebuilt before this one
-                    self._loose[j] = have[1][o:o + self._sizes[j]]
+                    self._loose[j] = have[1][o:o + self._params[j].numel()]
                     del self._where[j]
         flat = torch.zeros(sum(sizes), dtype=dtype)
         off = 0
@@ -287,7 +287,6 @@ class MomentumVoteState(SignVoteState):
                 flat[off:off + n].copy_(src.reshape(-1))
             self._where[j] = (index, off)
             off += n
-        self._sizes.update(zip(layout, sizes))
         self._buckets[index] = (layout, flat)
         live = {b for b, _ in self._where.values()}
         for b in [b for b in self._buckets if b not in live]:  # every parameter moved on
@@ -310,12 +309,8 @@ class MomentumVoteState(SignVoteState):
         if self.optimizer == "lion":
             self.comm.lion_step(flat_p, g, m, lr=self.lr, beta1=self.betas[0], beta2=self.betas[1],
                                 weight_decay=self.weight_decay)
-        else:  # Signum(comm=...)'s arithmetic
-            d = g.add(flat_p, alpha=self.weight_decay) if self.weight_decay != 0 else g
-            if self.momentum != 0:
-                m.mul_(self.momentum).add_(d, alpha=1 - self.momentum)
-                d = m
-            vote = d.clone()
+        else:
+            vote = _signum_direction(g, flat_p, m, self.momentum, self.weight_decay).clone()
             self.comm.allreduce_sign(vote, inplace=True)
             flat_p.add_(vote, alpha=-self.lr)
         off = 0
@@ -330,7 +325,7 @@ class MomentumVoteState(SignVoteState):
         ``model.parameters()``), independent of DDP's bucket layout."""
         mom: Dict[int, torch.Tensor] = {j: t.clone() for j, t in self._loose.items()}
         for j, (b, o) in self._where.items():
-            mom[j] = self._buckets[b][1][o:o + self._sizes[j]].clone()
+            mom[j] = self._buckets[b][1][o:o + self._params[j].numel()].clone()
         return {"optimizer": self.optimizer, "lr": self.lr, "betas": self.betas, "momentum": self.momentum,
                 "weight_decay": self.weight_decay, "steps": self.steps, "momenta": mom}
 
@@ -369,6 +364,18 @@ momentum_vote_hook.__annotations__ = {"state": object, "bucket": dist.GradBucket
 
 
 # ---- Signum ----------------------------------------------------------------------
+
+def _signum_direction(grad: torch.Tensor, p: torch.Tensor, m: Optional[torch.Tensor], momentum: float,
+                      weight_decay: float) -> torch.Tensor:
+    """Signum's update before the sign: ``m <- momentum * m + (1 - momentum)
+    * (grad + weight_decay * p)`` in place, returned (``grad + weight_decay
+    * p`` when momentum is 0). Shared by Signum and MomentumVoteState."""
+    d = grad.add(p, alpha=weight_decay) if weight_decay != 0 else grad
+    if momentum != 0:
+        m.mul_(momentum).add_(d, alpha=1 - momentum)
+        d = m
+    return d
+
 
 class Signum(torch.optim.Optimizer):
     """Signum (Bernstein et al., 2018/2019): momentum, then a sign step.
@@ -412,17 +419,13 @@ class Signum(torch.optim.Optimizer):
                     continue
                 if p.grad.is_sparse:
                     raise RuntimeError("signvote: Signum does not take sparse gradients")
-                d = p.grad
-                if wd != 0:
-                    d = d.add(p, alpha=wd)
+                buf = None
                 if mom != 0:
                     st = self.state[p]
                     buf = st.get("momentum_buffer")
                     if buf is None:
                         buf = st["momentum_buffer"] = torch.zeros_like(p, memory_format=torch.preserve_format)
-                    buf.mul_(mom).add_(d, alpha=1 - mom)
-                    d = buf
-                todo.append((p, d, group["lr"]))
+                todo.append((p, _signum_direction(p.grad, p, buf, mom, wd), group["lr"]))
         if self.comm is None:
             for p, d, lr in todo:
                 p.add_(torch.sign(d), alpha=-lr)
