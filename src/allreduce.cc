@@ -9,7 +9,10 @@
 //              segments. 2(P-1)/P * n/8 bytes per rank.
 //   allgather: one all-gather of every rank's bits; every rank votes all of
 //              them. (P-1) * n/8 bytes, one round: wins for small n and P <= 2.
-// Both vote with the same bit logic on the same inputs, so the result does
+// Four for the hierarchical vote (plan_hierarchy.h): A inside nodes (bits to
+// their owners, who count them), B between nodes (counts), C between nodes
+// (voted bits), D inside nodes (voted bits to every node peer).
+// All vote with the same bit logic on the same inputs, so the result does
 // not depend on the algorithm.
 #include <stdio.h>
 #include <string.h>
@@ -26,6 +29,7 @@
 #include "group.h"
 #include "kernels/host/host_kernels.h"
 #include "plan.h"
+#include "plan_hierarchy.h"
 
 namespace sv {
 namespace {
@@ -65,7 +69,9 @@ class Pipeline {
   }
 
  private:
-  enum Stage { kFree, kFirstExchange, kSecondExchange };
+  // A chunk's exchanges in order: flat plans use kFirst (and kSecond for the
+  // all-to-all's all-gather); the hierarchical plan all four (A B C D).
+  enum Stage { kFree, kFirstExchange, kCountsExchange, kVotedExchange, kSecondExchange, kStages };
   // A slot's request is comm->slotRequest[slot index]: kept between calls
   // so that the transport can reuse it (transport.h).
   struct Slot {
@@ -77,6 +83,17 @@ class Pipeline {
   svResult_t runChunks(const PackFn& pack, const UnpackFn& unpack, bool deferUnpack, uint64_t* nanCount);
   svResult_t startChunk(Slot& slot, size_t chunk, int slotIndex, const PackFn& pack, uint64_t* nanCount);
   svResult_t advance(Slot& slot, int slotIndex, const UnpackFn& unpack, bool deferUnpack, bool* finished);
+  Stage nextStage(Stage st) const {
+    if (s_.algorithm == SV_ALGO_HIERARCHICAL) return st == kSecondExchange ? kFree : static_cast<Stage>(st + 1);
+    if (s_.algorithm == SV_ALGO_ALLTOALL && st == kFirstExchange) return kSecondExchange;
+    return kFree;
+  }
+  // The hierarchical plan's steps between exchanges (after A: count and
+  // start B; after B: vote and start C; after C: start D).
+  svResult_t hierStep(Slot& slot, int slotIndex);
+  void clearSizes() {
+    memset(sendBytes_, 0, 4 * comm_->nranks * sizeof(size_t));
+  }
 
   svComm* comm_;
   const CallShape& s_;
@@ -86,7 +103,9 @@ class Pipeline {
   // Per-rank sizes and offsets of the exchange in flight (bytes), in
   // comm->exchangeSizes.
   size_t *sendBytes_, *sendOffs_, *recvBytes_, *recvOffs_;
-  size_t nextGather_ = 0;  // the chunk whose all-gather starts next
+  // The chunk whose exchange of each stage starts next: exchanges of one
+  // kind share their tags, so every rank starts them in chunk order.
+  size_t nextStart_[kStages] = {};
 };
 
 svResult_t Pipeline::startChunk(Slot& slot, size_t chunk, int slotIndex, const PackFn& pack, uint64_t* nanCount) {
@@ -108,6 +127,21 @@ svResult_t Pipeline::startChunk(Slot& slot, size_t chunk, int slotIndex, const P
     }
     SVCHECK(t->allToAllv(packed, sendBytes_, sendOffs_, recv, recvBytes_, recvOffs_, tag(kTagAllToAll, chunk),
                          &request(slotIndex)));
+  } else if (s_.algorithm == SV_ALGO_HIERARCHICAL) {
+    // A: each node peer gets my bits of the words it owns.
+    const NodeLayout& nodes = comm_->nodes;
+    const HierChunk h = hierChunk(nodes, c.words, me, s_.inPlanes, s_.outPlanes);
+    clearSizes();
+    for (int q : nodes.members[h.node]) {
+      size_t b, l;
+      ownedRange(c.words, nodes, h.node, nodes.localOf[q], &b, &l);
+      sendBytes_[q] = l * ip * 8;
+      sendOffs_[q] = b * ip * 8;
+      recvBytes_[q] = h.ownLen * ip * 8;
+      recvOffs_[q] = (h.aRecv + nodes.localOf[q] * h.ownLen * ip) * 8;
+    }
+    SVCHECK(t->allToAllv(packed, sendBytes_, sendOffs_, recv, recvBytes_, recvOffs_, tag(kTagAllToAll, chunk),
+                         &request(slotIndex)));
   } else {
     for (int r = 0; r < P; ++r) {
       recvBytes_[r] = c.words * ip * 8;
@@ -118,26 +152,131 @@ svResult_t Pipeline::startChunk(Slot& slot, size_t chunk, int slotIndex, const P
   }
   slot.stage = kFirstExchange;
   slot.chunk = chunk;
+  ++nextStart_[kFirstExchange];
+  return svSuccess;
+}
+
+svResult_t Pipeline::hierStep(Slot& slot, int slotIndex) {
+  const NodeLayout& t = comm_->nodes;
+  const int me = comm_->rank, N = t.nodes();
+  const Chunk c = planChunk(s_, comm_->nranks, me, slot.chunk);
+  const HierChunk h = hierChunk(t, c.words, me, s_.inPlanes, s_.outPlanes);
+  const size_t ip = s_.inPlanes, op = s_.outPlanes, cw = h.countGroup(t, h.node);
+  uint64_t* slotBase = comm_->recvSlot[slotIndex].data();
+  uint64_t* result = comm_->result.data() + c.first * op;
+  Transport* tr = comm_->transport.get();
+  clearSizes();
+  if (slot.stage == kFirstExchange) {
+    // Count my node's votes on my words, sub-slice by sub-slice into
+    // cntSend's sections; then B: each section's blocks to their node.
+    for (int m = 0; m < N; ++m) {
+      uint64_t* out = slotBase + h.cntSend + h.cntSendSection(t, m);
+      for (int sl = h.s0; sl < h.s1; ++sl) {
+        size_t b, len;
+        subSliceRange(c.words, t, sl, m, &b, &len);
+        host::countVotes(slotBase + h.aRecv + (b - h.ownBegin) * ip, h.ownLen * ip, len, h.L, h.ip, h.bits, out);
+        out += len * cw;
+      }
+    }
+    for (int m = 0; m < N; ++m) {
+      if (m == h.node) continue;
+      for (int q : t.members[m]) {
+        int a, b;
+        sharedSlices(t, h.s0, h.s1, q, &a, &b);
+        if (a >= b) continue;
+        const size_t qcw = h.countGroup(t, m);
+        sendBytes_[q] = subSliceWords(c.words, t, a, b, m) * cw * 8;
+        sendOffs_[q] = (h.cntSend + h.cntSendSection(t, m) + subSliceWords(c.words, t, h.s0, a, m) * cw) * 8;
+        recvBytes_[q] = subSliceWords(c.words, t, a, b, h.node) * qcw * 8;
+        recvOffs_[q] = (h.cntRecv + h.cntRecvSection(t, m) + subSliceWords(c.words, t, h.s0, a, h.node) * qcw) * 8;
+      }
+    }
+    SVCHECK(tr->allToAllv(slotBase, sendBytes_, sendOffs_, slotBase, recvBytes_, recvOffs_,
+                          tag(kTagCounts, slot.chunk), &request(slotIndex)));
+    slot.stage = kCountsExchange;
+  } else if (slot.stage == kCountsExchange) {
+    // Vote my sub-slices from every node's counts (mine and B's), keep them
+    // in result; then C: them to the other owners of my slices.
+    std::vector<const uint64_t*>& src = comm_->voteSources;
+    std::vector<int>& bits = comm_->voteSourceBits;
+    src.resize(N);
+    bits.resize(N);
+    uint64_t* voted = slotBase + h.votedSend;
+    size_t done = 0;  // words of my sub-slices before this slice
+    for (int sl = h.s0; sl < h.s1; ++sl) {
+      size_t b, len;
+      subSliceRange(c.words, t, sl, h.node, &b, &len);
+      for (int m = 0; m < N; ++m) {
+        bits[m] = counterBits(t.size(m));
+        src[m] = m == h.node ? slotBase + h.cntSend + h.cntSendSection(t, m) + done * cw
+                             : slotBase + h.cntRecv + h.cntRecvSection(t, m) + done * h.countGroup(t, m);
+      }
+      host::voteCounts(src.data(), bits.data(), N, len, vp_, c.first + b, voted + done * op);
+      memcpy(result + b * op, voted + done * op, len * op * 8);
+      done += len;
+    }
+    for (int m = 0; m < N; ++m) {
+      if (m == h.node) continue;
+      for (int q : t.members[m]) {
+        int a, b;
+        sharedSlices(t, h.s0, h.s1, q, &a, &b);
+        if (a >= b) continue;
+        sendBytes_[q] = subSliceWords(c.words, t, a, b, h.node) * op * 8;
+        sendOffs_[q] = (h.votedSend + subSliceWords(c.words, t, h.s0, a, h.node) * op) * 8;
+        recvBytes_[q] = subSliceWords(c.words, t, a, b, m) * op * 8;
+        recvOffs_[q] = (h.votedRecv + h.votedRecvSection(t, m) + subSliceWords(c.words, t, h.s0, a, m) * op) * 8;
+      }
+    }
+    SVCHECK(tr->allToAllv(slotBase, sendBytes_, sendOffs_, slotBase, recvBytes_, recvOffs_,
+                          tag(kTagVoted, slot.chunk), &request(slotIndex)));
+    slot.stage = kVotedExchange;
+  } else {
+    // The other nodes' voted sub-slices of my slices into result; then D:
+    // my owned words to every node peer, theirs from them.
+    for (int m = 0; m < N; ++m) {
+      if (m == h.node) continue;
+      const uint64_t* in = slotBase + h.votedRecv + h.votedRecvSection(t, m);
+      for (int sl = h.s0; sl < h.s1; ++sl) {
+        size_t b, len;
+        subSliceRange(c.words, t, sl, m, &b, &len);
+        memcpy(result + b * op, in, len * op * 8);
+        in += len * op;
+      }
+    }
+    for (int q : t.members[h.node]) {
+      if (q == me) continue;
+      size_t b, l;
+      ownedRange(c.words, t, h.node, t.localOf[q], &b, &l);
+      sendBytes_[q] = h.ownLen * op * 8;
+      sendOffs_[q] = h.ownBegin * op * 8;
+      recvBytes_[q] = l * op * 8;
+      recvOffs_[q] = b * op * 8;
+    }
+    SVCHECK(tr->allToAllv(result, sendBytes_, sendOffs_, result, recvBytes_, recvOffs_,
+                          tag(kTagAllGather, slot.chunk), &request(slotIndex)));
+    slot.stage = kSecondExchange;
+  }
+  ++nextStart_[slot.stage];
   return svSuccess;
 }
 
 svResult_t Pipeline::advance(Slot& slot, int slotIndex, const UnpackFn& unpack, bool deferUnpack,
                              bool* finished) {
   *finished = false;
-  if (slot.stage == kFirstExchange && s_.algorithm == SV_ALGO_ALLTOALL && slot.chunk != nextGather_)
-    return svSuccess;
+  const Stage next = nextStage(slot.stage);
+  if (next != kFree && slot.chunk != nextStart_[next]) return svSuccess;  // an earlier chunk starts it first
   bool done = false;
   SVCHECK(comm_->transport->test(request(slotIndex).get(), &done));
   if (!done) return svSuccess;
+  if (s_.algorithm == SV_ALGO_HIERARCHICAL && next != kFree) return hierStep(slot, slotIndex);
   const int P = comm_->nranks, me = comm_->rank;
   const size_t ip = s_.inPlanes, op = s_.outPlanes;
   const Chunk c = planChunk(s_, P, me, slot.chunk);
   uint64_t* result = comm_->result.data() + c.first * op;
   const uint64_t* recv = comm_->recvSlot[slotIndex].data();
-  if (slot.stage == kFirstExchange && s_.algorithm == SV_ALGO_ALLTOALL) {
-    // Vote my segment over all P inputs, then gather every segment's result.
-    // Gathers share a tag, so they start in chunk order on every rank.
-    ++nextGather_;
+  if (next == kSecondExchange) {
+    // alltoall: vote my segment over all P inputs, then gather every
+    // segment's result.
     host::vote(recv, c.myLen * ip, c.myLen, vp_, c.first + c.myBegin, result + c.myBegin * op);
     for (int r = 0; r < P; ++r) {
       size_t b, l;
@@ -148,6 +287,7 @@ svResult_t Pipeline::advance(Slot& slot, int slotIndex, const UnpackFn& unpack, 
     SVCHECK(comm_->transport->allGatherv(result + c.myBegin * op, result, recvBytes_, recvOffs_,
                                          tag(kTagAllGather, slot.chunk), s_.nchunks == 1, &request(slotIndex)));
     slot.stage = kSecondExchange;
+    ++nextStart_[kSecondExchange];
     return svSuccess;
   }
   if (slot.stage == kFirstExchange) {  // allgather: every rank votes everything
@@ -214,9 +354,11 @@ svResult_t reserveStaging(svComm* comm, const CallShape& s) {
   try {
     const size_t packedWords = s.words * s.inPlanes;
     const size_t resultWords = s.words * s.outPlanes;
-    size_t slotWords = s.algorithm == SV_ALGO_ALLTOALL
-                           ? segmentWords(s.chunkWords, comm->nranks) * comm->nranks * s.inPlanes
-                           : s.chunkWords * comm->nranks * s.inPlanes;
+    size_t slotWords =
+        s.algorithm == SV_ALGO_ALLTOALL ? segmentWords(s.chunkWords, comm->nranks) * comm->nranks * s.inPlanes
+        : s.algorithm == SV_ALGO_HIERARCHICAL
+            ? hierChunk(comm->nodes, s.chunkWords, comm->rank, s.inPlanes, s.outPlanes).total
+            : s.chunkWords * comm->nranks * s.inPlanes;
     if (comm->packed.size() < packedWords) comm->packed.resize(packedWords);
     if (comm->result.size() < resultWords) comm->result.resize(resultWords);
     for (int k = 0; k < s.depth; ++k)  // only the slots this call uses
@@ -266,7 +408,9 @@ svResult_t runCallImpl(svComm* comm, const char* where, const CallShape& s, cons
   if (comm->loggedAlgorithm != s.algorithm) {
     SV_INFO(comm->rank, "%s: algorithm %s for %zu elements on %d ranks (%s), %zu chunk(s) of %zu words", where,
             algoName(s.algorithm), s.count, comm->nranks,
-            c.algorithm != SV_ALGO_AUTO ? "forced by SV_ALGO/config"
+            s.algorithm == SV_ALGO_HIERARCHICAL
+                ? (c.hierarchy == 1 ? "SV_HIERARCHY=on" : "SV_HIERARCHY=auto: ranks on 2+ nodes, a large call")
+            : c.algorithm != SV_ALGO_AUTO ? "forced by SV_ALGO/config"
             : comm->nranks <= 2         ? "P <= 2: one round, same bytes"
                                         : "auto: (P-1) x packed bytes vs SV_ALLGATHER_THRESHOLD",
             s.nchunks, s.chunkWords);

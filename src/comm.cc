@@ -87,6 +87,12 @@ svResult_t commCreate(std::unique_ptr<Transport> transport, const Config& cfg, s
   c->nanCounts.assign(c->nranks, 0);
   c->device = std::move(device);
   try {
+    c->nodes = NodeLayout::fromLabels(std::vector<int>(c->nranks, 0));
+  } catch (const std::bad_alloc&) {
+    delete c;
+    return setError(nullptr, svSystemError, "commCreate", "out of memory");
+  }
+  try {
     Registry::Guard lock(registry());
     registry().insert(c);
   } catch (const std::bad_alloc&) {
@@ -104,6 +110,25 @@ svResult_t commCreate(std::unique_ptr<Transport> transport, const Config& cfg, s
   }
   *out = c;
   return svSuccess;
+}
+
+void commSetNodes(svComm* comm, const std::vector<int>& labels) {
+  if (static_cast<int>(labels.size()) != comm->nranks) return;
+  comm->nodes = NodeLayout::fromLabels(labels);
+  const NodeLayout& t = comm->nodes;
+  if (logLevel() < kLogInfo) return;
+  char sizes[128] = "";
+  size_t len = 0;
+  for (int n = 0; n < t.nodes() && len + 16 < sizeof(sizes); ++n)
+    len += snprintf(sizes + len, sizeof(sizes) - len, "%s%d", n ? "+" : "", t.size(n));
+  const int h = comm->config.hierarchy;
+  SV_INFO(comm->rank, "nodes: %d (ranks per node %s), this rank is %d of node %d; hierarchical vote %s", t.nodes(),
+          sizes, t.localOf[comm->rank], t.nodeOf[comm->rank],
+          t.nodes() < 2 ? "not used (one node)"
+          : comm->device ? "not used (device communicator: flat vote)"
+          : h == 0       ? "off (SV_HIERARCHY=0)"
+          : h == 1       ? "on (SV_HIERARCHY=1)"
+                         : "auto (calls the all-to-all would take, when a node holds 2+ ranks)");
 }
 
 svResult_t commCheck(svComm_t comm, const char* where) {

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "device/device.h"
 #include "notice.h"
+#include "plan_hierarchy.h"
 #include "signvote.h"
 #include "transport/transport.h"
 
@@ -34,6 +35,8 @@ struct svComm {
   std::vector<uint64_t> recvSlot[sv::kPipelineDepth];  // peers' bits, per chunk
   std::vector<unsigned long long> nanCounts;  // one per rank (SV_NAN_ERROR)
   std::vector<size_t> exchangeSizes;          // the pipeline's per-rank sizes and offsets
+  std::vector<const uint64_t*> voteSources;   // the hierarchical vote's count sources (one per node)
+  std::vector<int> voteSourceBits;
   // The pipeline slots' requests, kept between calls for the transport to
   // reuse (transport.h); abandon() takes a failed one out.
   sv::RequestPtr slotRequest[sv::kPipelineDepth];
@@ -62,8 +65,11 @@ struct svComm {
   // it is freed first, before the host transport.
   sv::DeviceStatePtr device;
   // Ranks sharing this node (found at init where the transport can; empty
-  // otherwise): groundwork for the hierarchical path.
+  // otherwise).
   std::vector<int> nodeRanks;
+  // Every rank's node (commSetNodes; one node unless the init found more):
+  // what the hierarchical vote's plan follows (plan_hierarchy.h).
+  sv::NodeLayout nodes;
 };
 
 namespace sv {
@@ -73,6 +79,11 @@ namespace sv {
 // without one, cfg.device must be SV_DEVICE_HOST.
 svResult_t commCreate(std::unique_ptr<Transport> transport, const Config& cfg, svComm_t* out,
                       DeviceStatePtr device = DeviceStatePtr());
+
+// Records which node every rank is on (ranks with equal labels share one;
+// the same labels on every rank) and logs the layout at INFO. Called by an
+// init right after commCreate, before any call.
+void commSetNodes(svComm* comm, const std::vector<int>& labels);
 
 // The config of a new communicator (`user` may be NULL: defaults and SV_*),
 // or svInvalidArgument naming `where` and the bad field.

@@ -18,7 +18,11 @@ svResult_t commInitLoopback(const std::shared_ptr<LoopbackWorld>& world, int ran
   if (comm == nullptr) return setError(nullptr, svInvalidArgument, where, "comm is NULL");
   Config cfg;
   SVCHECK(commConfig(where, config, &cfg));
-  if (cfg.device == SV_DEVICE_HOST) return commCreate(makeLoopbackTransport(world, rank), cfg, comm);
+  if (cfg.device == SV_DEVICE_HOST) {
+    SVCHECK(commCreate(makeLoopbackTransport(world, rank), cfg, comm));
+    commSetNodes(*comm, loopbackNodeLabels(world));
+    return svSuccess;
+  }
 #if SV_WITH_DEVICE
   int device = -1;
   SVCHECK(resolveCudaDevice(where, cfg.device, &device));

@@ -97,6 +97,7 @@ extern "C" svResult_t svCommInitMPI(svComm_t* comm, MPI_Comm mpiComm, svConfig_t
   if (rc != MPI_SUCCESS) return mpiError(rc, "MPI_Comm_dup");
   MPI_Comm_set_errhandler(dup, MPI_ERRORS_RETURN);
   std::vector<int> nodeRanks = nodeRanksMpi(dup);  // topology (collective, like the dup)
+  const std::vector<int> nodeLabels = nodeLabelsMpi(dup, nodeRanks);
   int nranks = 0;
   MPI_Comm_size(dup, &nranks);
   const bool oneNode = static_cast<int>(nodeRanks.size()) == nranks;
@@ -116,6 +117,7 @@ extern "C" svResult_t svCommInitMPI(svComm_t* comm, MPI_Comm mpiComm, svConfig_t
   const bool shared = mpiTransportSharesMemory(*transport);
   SVCHECK(commCreate(std::move(transport), cfg, comm));
   (*comm)->nodeRanks = nodeRanks;
+  commSetNodes(*comm, nodeLabels);
   SV_INFO((*comm)->rank, "topology: %zu of %d ranks on this node (%s), %s; small all-gathers %s", nodeRanks.size(),
           (*comm)->nranks, rankList(nodeRanks).c_str(), nodeName().c_str(),
           shared ? "through shared memory (SV_SHM=0: messages)" : "by messages");

@@ -35,6 +35,8 @@ const ParamDesc kParams[] = {
      "Seconds a collective call waits without progress before it returns svTimeout and fails the communicator; 0: forever."},
     {"SV_CHECK", "check", "0",
      "1: every collective call first agrees on its signature (count, datatype, policies, call number); a mismatch is svInvalidUsage on every rank."},
+    {"SV_HIERARCHY", "hierarchy", "auto",
+     "Hierarchical vote on host communicators whose ranks span nodes: auto (on for calls the all-to-all would take, when some node holds 2 or more ranks), on (every call with data on a communicator of 2 or more nodes), off (the flat vote). Bit-identical results either way."},
 };
 const int kNumParams = sizeof(kParams) / sizeof(kParams[0]);
 
@@ -43,7 +45,7 @@ namespace {
 const char* const kTieNames[] = {"positive", "zero", "random"};
 const char* const kZeroNames[] = {"positive", "abstain"};
 const char* const kNanNames[] = {"zero", "error"};
-const char* const kAlgoNames[] = {"auto", "alltoall", "allgather"};
+const char* const kAlgoNames[] = {"auto", "alltoall", "allgather", "hierarchical"};  // the last: not for SV_ALGO
 
 struct EnumDesc {
   const char* const* names;
@@ -224,6 +226,7 @@ constexpr FieldDesc kFields[] = {
     SV_CONFIG_FIELD(mpiCudaAware, 200),
     // In the second version-100 layout only: read when its size says so.
     SV_CONFIG_FIELD(timeout, 100),    SV_CONFIG_FIELD(check, 100),
+    SV_CONFIG_FIELD(hierarchy, 300),
     // New fields: append here and at the end of svConfig_t, since = the new
     // SIGNVOTE_VERSION_CODE.
 };
@@ -340,7 +343,8 @@ svResult_t resolveConfig(const svConfig_t* user, Config* out, char* err, size_t 
             res.triParam(9, c.mpiCudaAware, &r.mpiCudaAware) &&
             res.doubleParam(10, c.timeout, &r.timeout) &&
             (r.timeout >= 0 || res.fail("SV_TIMEOUT / config.timeout = %g: seconds >= 0 (0: wait forever)", r.timeout)) &&
-            res.intParam(11, c.check, 0, 1, &r.check);
+            res.intParam(11, c.check, 0, 1, &r.check) &&
+            res.triParam(12, c.hierarchy, &r.hierarchy);
   r.deviceSet = c.device != SV_CONFIG_UNDEF_INT || getenv("SV_DEVICE") != nullptr;
   if (!ok) return svInvalidArgument;
   *out = r;
@@ -350,15 +354,15 @@ svResult_t resolveConfig(const svConfig_t* user, Config* out, char* err, size_t 
 const char* tieName(int v) { return v >= 0 && v < 3 ? kTieNames[v] : "?"; }
 const char* zeroName(int v) { return v >= 0 && v < 2 ? kZeroNames[v] : "?"; }
 const char* nanName(int v) { return v >= 0 && v < 2 ? kNanNames[v] : "?"; }
-const char* algoName(int v) { return v >= 0 && v < 3 ? kAlgoNames[v] : "?"; }
+const char* algoName(int v) { return v >= 0 && v < 4 ? kAlgoNames[v] : "?"; }
 
 void describeConfig(const Config& c, char* buf, size_t len) {
   snprintf(buf, len,
            "tie=%s zero=%s nan=%s algo=%s scale=%g seed=%lld chunkBytes=%lld allGatherThreshold=%lld device=%d%s "
-           "mpiCudaAware=%d timeout=%g check=%d",
+           "mpiCudaAware=%d timeout=%g check=%d hierarchy=%d",
            tieName(c.tie), zeroName(c.zero), nanName(c.nan), algoName(c.algorithm), c.scale, c.seed,
            c.chunkBytes, c.allGatherThreshold, c.device, c.deviceSet ? "" : "(default)", c.mpiCudaAware,
-           c.timeout, c.check);
+           c.timeout, c.check, c.hierarchy);
 }
 
 }  // namespace sv

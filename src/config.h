@@ -24,6 +24,7 @@ struct Config {
   int mpiCudaAware = -1;   // -1 auto, 0 host staging, 1 CUDA-aware MPI
   double timeout = 300.0;  // seconds without progress; 0: forever
   int check = 0;           // SV_CHECK: agree on a call signature first
+  int hierarchy = -1;      // SV_HIERARCHY: -1 auto, 0 off, 1 on
 };
 
 // Highest CUDA device ordinal a config may name (checked against the

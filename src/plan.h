@@ -11,6 +11,9 @@
 //              voted segments.
 //   allgather: per chunk, one all-gather of every rank's bits; every rank
 //              votes all of them.
+//   hierarchical (host executor, ranks on 2+ nodes): per chunk, the four
+//              exchanges of plan_hierarchy.h: counts inside nodes, counts
+//              and voted bits between them.
 #pragma once
 
 #include <stddef.h>
@@ -34,12 +37,30 @@ struct CallShape {
   int depth;         // chunks in flight at most: min(kPipelineDepth, nchunks)
 };
 
-inline int chooseAlgorithm(const svComm* comm, size_t words, int inPlanes) {
+// Which executor runs the plan. The stream executor runs a call as one
+// chunk: on one stream the exchanges serialise anyway, so more chunks would
+// only add launches.
+enum class Executor { kHost, kStream };
+
+inline int chooseFlatAlgorithm(const svComm* comm, size_t words, int inPlanes) {
   const Config& c = comm->config;
   if (c.algorithm != SV_ALGO_AUTO) return c.algorithm;
   if (comm->nranks <= 2) return SV_ALGO_ALLGATHER;  // same bytes, one round
   const double gathered = static_cast<double>(comm->nranks - 1) * words * 8 * inPlanes;
   return gathered <= static_cast<double>(c.allGatherThreshold) ? SV_ALGO_ALLGATHER : SV_ALGO_ALLTOALL;
+}
+
+// SV_HIERARCHY: on takes the hierarchical plan for every call with data on
+// ranks spanning 2+ nodes; auto where the flat vote would take the
+// all-to-all (large calls: four rounds instead of two cost nothing there)
+// and some node holds 2+ ranks (else there is nothing to count inside a
+// node). Host executor only.
+inline int chooseAlgorithm(const svComm* comm, size_t words, int inPlanes, Executor executor) {
+  const int flat = chooseFlatAlgorithm(comm, words, inPlanes);
+  const NodeLayout& t = comm->nodes;
+  if (executor != Executor::kHost || words == 0 || t.nodes() < 2 || comm->config.hierarchy == 0) return flat;
+  if (comm->config.hierarchy == 1) return SV_ALGO_HIERARCHICAL;
+  return flat == SV_ALGO_ALLTOALL && t.slices >= 2 ? SV_ALGO_HIERARCHICAL : flat;
 }
 
 // Packed bytes per pipeline chunk: SV_CHUNK_BYTES, or by default about 32 KiB
@@ -51,11 +72,6 @@ inline long long chunkBytes(const Config& c, int nranks) {
   return std::min<long long>(std::max<long long>(32LL * 1024 * nranks, 64 * 1024), 4 * 1024 * 1024);
 }
 
-// Which executor runs the plan. The stream executor runs a call as one
-// chunk: on one stream the exchanges serialise anyway, so more chunks would
-// only add launches.
-enum class Executor { kHost, kStream };
-
 inline CallShape planCall(const svComm* comm, size_t count, bool packedApi, Executor executor = Executor::kHost) {
   const Config& c = comm->config;
   CallShape s;
@@ -65,11 +81,14 @@ inline CallShape planCall(const svComm* comm, size_t count, bool packedApi, Exec
   const bool tiePossible = (comm->nranks % 2 == 0) || s.inPlanes == 2;
   s.outPlanes = (!packedApi && c.tie == SV_TIE_ZERO && tiePossible) ? 2 : 1;
   s.words = divUp(count, kWordBits);
-  s.algorithm = chooseAlgorithm(comm, s.words, s.inPlanes);
+  s.algorithm = chooseAlgorithm(comm, s.words, s.inPlanes, executor);
   // A chunk holds chunkBytes of bits per plane; for the all-to-all it is a
-  // multiple of P segments so every chunk splits evenly.
+  // multiple of P segments so every chunk splits evenly, for the hierarchy
+  // of S slices x N sub-slices.
   size_t chunk = std::max<size_t>(static_cast<size_t>(chunkBytes(c, comm->nranks)) / 8, 1);
-  const size_t unit = s.algorithm == SV_ALGO_ALLTOALL ? kSegmentAlignWords * comm->nranks : kSegmentAlignWords;
+  const size_t unit = s.algorithm == SV_ALGO_ALLTOALL       ? kSegmentAlignWords * comm->nranks
+                      : s.algorithm == SV_ALGO_HIERARCHICAL ? kSegmentAlignWords * comm->nodes.slices * comm->nodes.nodes()
+                                                            : kSegmentAlignWords;
   chunk = roundUp(chunk, unit);
   if (executor == Executor::kStream) chunk = roundUp(std::max<size_t>(s.words, 1), unit);
   s.chunkWords = std::min(chunk, std::max<size_t>(s.words, 1));

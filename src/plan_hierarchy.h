@@ -2,9 +2,9 @@
 // The plan of a hierarchical vote (issue 15): ranks grouped into nodes,
 // votes counted inside each node, only counts and voted bits between nodes.
 // Pure functions of the node layout and a chunk's word count, the same on
-// every rank, for the executors to follow (none runs it yet; the unit test
+// every rank, for the executors to follow (the unit test
 // test_plan_hierarchy.cc replays it over the bit logic against the flat
-// vote). Four exchanges per chunk:
+// vote; the host pipeline in allreduce.cc runs it). Four exchanges per chunk:
 //
 //   A  inside each node: every rank sends each node peer the packed bits of
 //      the slices that peer owns (an all-to-all over the node's ranks);
@@ -113,6 +113,86 @@ inline void subSliceRange(size_t words, const NodeLayout& t, int s, int m, size_
 // size, per counted plane set (pos; and neg with inPlanes 2).
 inline int countPlanes(const NodeLayout& t, int node, int inPlanes) {
   return counterBits(t.size(node)) * inPlanes;
+}
+
+// Words of sub-slices m of slices [a, b).
+inline size_t subSliceWords(size_t words, const NodeLayout& t, int a, int b, int m) {
+  size_t sum = 0;
+  for (int s = a; s < b; ++s) {
+    size_t sb, sl;
+    subSliceRange(words, t, s, m, &sb, &sl);
+    sum += sl;
+  }
+  return sum;
+}
+
+// The slices rank q (of another node) shares with this rank, [*a, *b):
+// those both own. Empty (a >= b) when none.
+inline void sharedSlices(const NodeLayout& t, int s0, int s1, int q, int* a, int* b) {
+  int q0, q1;
+  ownedSlices(t, t.nodeOf[q], t.localOf[q], &q0, &q1);
+  *a = std::max(s0, q0);
+  *b = std::min(s1, q1);
+}
+
+// One rank's view of a chunk of W words, and where each exchange's data
+// lies in its staging slot (64-bit word offsets). Sections are per node m,
+// in node order; inside a section, slices in order, so the block to or from
+// one peer (the slices both own, sharedSlices) is contiguous.
+//   aRecv     A: each node peer's bits of my owned words (L x ownLen x ip)
+//   cntSend   my node's counts, section m: sub-slices m of my slices (cw a
+//             word); B sends section m's blocks to node m, section n stays
+//   cntRecv   B: section m, from node m: its counts of my sub-slices
+//             (countGroup(m) a word)
+//   votedSend my voted sub-slices (op a word), which C sends to the others
+//   votedRecv C: section m, from node m: its voted sub-slices of my slices
+struct HierChunk {
+  size_t words = 0;
+  int node = 0, local = 0, L = 1, s0 = 0, s1 = 1;
+  size_t ownBegin = 0, ownLen = 0;  // owned words, chunk-relative
+  int ip = 1, op = 1, bits = 1;     // bits: counterBits(L); a count group is bits x ip words
+  size_t aRecv = 0, cntSend = 0, cntRecv = 0, votedSend = 0, votedRecv = 0, total = 0;
+
+  int countGroup(const NodeLayout& t, int m) const { return countPlanes(t, m, ip); }
+  // Offsets of node m's section in cntSend, cntRecv and votedRecv.
+  size_t cntSendSection(const NodeLayout& t, int m) const {
+    size_t off = 0;
+    for (int k = 0; k < m; ++k) off += subSliceWords(words, t, s0, s1, k) * countGroup(t, node);
+    return off;
+  }
+  size_t cntRecvSection(const NodeLayout& t, int m) const {
+    size_t groups = 0;
+    for (int k = 0; k < m; ++k)
+      if (k != node) groups += countGroup(t, k);
+    return groups * subSliceWords(words, t, s0, s1, node);
+  }
+  size_t votedRecvSection(const NodeLayout& t, int m) const {
+    size_t off = 0;
+    for (int k = 0; k < m; ++k)
+      if (k != node) off += subSliceWords(words, t, s0, s1, k) * op;
+    return off;
+  }
+};
+
+inline HierChunk hierChunk(const NodeLayout& t, size_t words, int me, int inPlanes, int outPlanes) {
+  HierChunk h;
+  h.words = words;
+  h.node = t.nodeOf[me];
+  h.local = t.localOf[me];
+  h.L = t.size(h.node);
+  h.ip = inPlanes;
+  h.op = outPlanes;
+  h.bits = counterBits(h.L);
+  ownedSlices(t, h.node, h.local, &h.s0, &h.s1);
+  ownedRange(words, t, h.node, h.local, &h.ownBegin, &h.ownLen);
+  const size_t mine = subSliceWords(words, t, h.s0, h.s1, h.node);
+  h.aRecv = 0;
+  h.cntSend = h.aRecv + h.L * h.ownLen * h.ip;
+  h.cntRecv = h.cntSend + h.ownLen * h.countGroup(t, h.node);
+  h.votedSend = h.cntRecv + h.cntRecvSection(t, t.nodes());
+  h.votedRecv = h.votedSend + mine * h.op;
+  h.total = h.votedRecv + h.votedRecvSection(t, t.nodes());
+  return h;
 }
 
 }  // namespace sv

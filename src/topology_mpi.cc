@@ -1,7 +1,12 @@
 // SPDX-License-Identifier: MIT
 #include "topology_mpi.h"
 
+#include <string.h>
+
 #include <algorithm>
+#include <string>
+
+#include "topology.h"
 
 namespace sv {
 
@@ -24,6 +29,33 @@ std::vector<int> nodeRanksMpi(MPI_Comm comm) {
   MPI_Comm_free(&shared);
   std::sort(global.begin(), global.end());
   return global;
+}
+
+std::vector<int> nodeLabelsMpi(MPI_Comm comm, const std::vector<int>& nodeRanks) {
+  constexpr int kName = 64;  // a node name's bytes compared (longer names: their first 63)
+  struct Entry {
+    int sharedLow;  // lowest rank of this rank's shared-memory group
+    char name[kName];
+  };
+  int P = 0, rank = 0;
+  MPI_Comm_size(comm, &P);
+  MPI_Comm_rank(comm, &rank);
+  Entry mine{};
+  mine.sharedLow = nodeRanks.empty() ? rank : nodeRanks.front();
+  strncpy(mine.name, nodeName().c_str(), kName - 1);
+  std::vector<Entry> all(P);
+  if (MPI_Allgather(&mine, sizeof(Entry), MPI_BYTE, all.data(), sizeof(Entry), MPI_BYTE, comm) != MPI_SUCCESS)
+    return {};
+  std::vector<int> label(P);
+  for (int r = 0; r < P; ++r) {
+    label[r] = r;
+    for (int q = 0; q < r; ++q)
+      if (all[q].sharedLow == all[r].sharedLow && strncmp(all[q].name, all[r].name, kName) == 0) {
+        label[r] = label[q];
+        break;
+      }
+  }
+  return label;
 }
 
 }  // namespace sv

@@ -35,6 +35,7 @@ class LoopbackWorld {
     if (shared_) memset(shared_.get(), 0, bytes);
   }
   const int nranks;
+  std::vector<int> nodeLabels;  // per rank (emulated nodes); empty: one node
   // The memory every rank maps for SharedGather (null: messages only).
   void* sharedBase() const { return shared_.get(); }
 
@@ -232,6 +233,14 @@ class LoopbackTransport final : public P2PTransport<Handle> {
 
 std::shared_ptr<LoopbackWorld> makeLoopbackWorld(int nranks, bool sharedMemory) {
   return std::make_shared<LoopbackWorld>(nranks, sharedMemory);
+}
+
+void loopbackSetNodes(const std::shared_ptr<LoopbackWorld>& world, const std::vector<int>& labels) {
+  world->nodeLabels = labels;
+}
+std::vector<int> loopbackNodeLabels(const std::shared_ptr<LoopbackWorld>& world) {
+  if (static_cast<int>(world->nodeLabels.size()) == world->nranks) return world->nodeLabels;
+  return std::vector<int>(world->nranks, 0);
 }
 
 void loopbackFailSends(const std::shared_ptr<LoopbackWorld>& world, int rank, long okSends) {

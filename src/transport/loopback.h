@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <vector>
 
 #include "signvote.h"
 #include "transport/transport.h"
@@ -25,6 +26,12 @@ std::unique_ptr<Transport> makeLoopbackTransport(const std::shared_ptr<LoopbackW
 // mpiCudaAware = 1 hands it device pointers, else host staging.
 svResult_t commInitLoopback(const std::shared_ptr<LoopbackWorld>& world, int rank, const svConfig_t* config,
                             svComm_t* comm);
+
+// Emulated nodes: rank r is on the node labelled labels[r] (ranks with
+// equal labels share a node), as the hierarchical vote sees it; set before
+// the communicators are created. Default: every rank on one node.
+void loopbackSetNodes(const std::shared_ptr<LoopbackWorld>& world, const std::vector<int>& labels);
+std::vector<int> loopbackNodeLabels(const std::shared_ptr<LoopbackWorld>& world);
 
 // Fault injection for the tests: rank's sends after the next `okSends`
 // fail (svSystemError, as a broken link would); -1 turns it off.

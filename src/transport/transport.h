@@ -138,7 +138,9 @@ void keepForever(std::shared_ptr<void> p);
 // chunks; the size check of every receive catches the rest).
 //   tag = kind | (call & 1) << 3 | (chunk & 3) << 4 | lastFull << 6
 // All fit MPI's smallest MPI_TAG_UB (32767). Notices have a tag of their own.
-enum Tag : int { kTagAllToAll = 1, kTagAllGather = 2, kTagControl = 3, kTagNotice = 4 };
+// The hierarchical vote's exchanges B (counts) and C (voted bits) between
+// nodes have kinds of their own.
+enum Tag : int { kTagAllToAll = 1, kTagAllGather = 2, kTagControl = 3, kTagNotice = 4, kTagCounts = 5, kTagVoted = 6 };
 inline int callTag(Tag kind, uint64_t call) { return kind | static_cast<int>(call & 1) << 3; }
 inline int chunkTag(Tag kind, uint64_t call, size_t chunk, bool lastFull) {
   return callTag(kind, call) | static_cast<int>(chunk & 3) << 4 | (lastFull ? 1 << 6 : 0);

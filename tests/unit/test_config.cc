@@ -22,7 +22,7 @@ namespace {
 
 const char* const kEnvVars[] = {"SV_TIE",   "SV_ZERO", "SV_NAN",         "SV_ALGO",  "SV_SCALE",
                                 "SV_SEED",  "SV_CHUNK_BYTES", "SV_ALLGATHER_THRESHOLD", "SV_DEVICE", "SV_MPI_CUDA_AWARE",
-                                "SV_TIMEOUT", "SV_CHECK"};
+                                "SV_TIMEOUT", "SV_CHECK", "SV_HIERARCHY"};
 
 // Saves every SV_* variable, clears them, restores them on destruction.
 class EnvGuard {
@@ -80,6 +80,7 @@ void checkDefaults(const sv::Config& c) {
   CHECK(c.mpiCudaAware == -1);
   CHECK(c.timeout == 300.0);
   CHECK(c.check == 0);
+  CHECK(c.hierarchy == -1);
 }
 
 // The svConfig_t of the first released header (e840075, version 100), field
@@ -621,6 +622,29 @@ TEST_CASE("a struct of the second version-100 layout (88 bytes, timeout and chec
   }
 }
 
+TEST_CASE("a version-200 caller's struct ends before hierarchy: not read, SV_HIERARCHY applies", "[config]") {
+  EnvGuard env;
+  env.set("SV_HIERARCHY", "off");
+  svConfig_t c = SV_CONFIG_INITIALIZER;
+  c.version = 200;
+  c.size = offsetof(svConfig_t, hierarchy);  // what a 0.2.0 header laid out (rounded up below)
+  c.size = (c.size + alignof(svConfig_t) - 1) / alignof(svConfig_t) * alignof(svConfig_t);
+  c.hierarchy = 1;  // garbage as far as a 0.2.0 caller is concerned
+  Resolved r = resolve(&c);
+  INFO(r.err);
+  REQUIRE(r.rc == svSuccess);
+  CHECK(r.cfg.hierarchy == 0);
+  env.set("SV_HIERARCHY", "sideways");
+  CHECK(resolve(&c).rc == svInvalidArgument);
+  env.set("SV_HIERARCHY", "on");
+  CHECK(resolve(&c).cfg.hierarchy == 1);
+  c = SV_CONFIG_INITIALIZER;  // this header: the field wins over the env
+  c.hierarchy = 0;
+  CHECK(resolve(&c).cfg.hierarchy == 0);
+  c.hierarchy = 2;
+  CHECK(resolve(&c).rc == svInvalidArgument);
+}
+
 TEST_CASE("a newer, longer config struct is accepted and its unknown fields ignored", "[config]") {
   EnvGuard env;
   struct Newer {
@@ -635,9 +659,10 @@ TEST_CASE("a newer, longer config struct is accepted and its unknown fields igno
   n.base.mpiCudaAware = 1;
   n.base.timeout = 5;
   n.base.check = 1;
+  n.base.hierarchy = 0;
   // The tail padding of base and the future fields hold garbage.
-  memset(reinterpret_cast<unsigned char*>(&n.base) + offsetof(svConfig_t, check) + sizeof(int), 0xA5,
-         sizeof(svConfig_t) - offsetof(svConfig_t, check) - sizeof(int));
+  memset(reinterpret_cast<unsigned char*>(&n.base) + offsetof(svConfig_t, hierarchy) + sizeof(int), 0xA5,
+         sizeof(svConfig_t) - offsetof(svConfig_t, hierarchy) - sizeof(int));
   Resolved r = resolve(&n.base);
   INFO(r.err);
   REQUIRE(r.rc == svSuccess);
@@ -646,6 +671,7 @@ TEST_CASE("a newer, longer config struct is accepted and its unknown fields igno
   CHECK(r.cfg.mpiCudaAware == 1);
   CHECK(r.cfg.timeout == 5.0);
   CHECK(r.cfg.check == 1);
+  CHECK(r.cfg.hierarchy == 0);
   // Exactly the library's size is enough for a newer version, too.
   svConfig_t c = SV_CONFIG_INITIALIZER;
   c.version = 9999;

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "bitlogic.h"
+#include "plan_hierarchy.h"
 #include "transport/loopback.h"
 #include "unit_reference.h"
 
@@ -97,8 +98,11 @@ struct WorldRun {
 
 // Runs the calls in order on every rank of a fresh world.
 // shared: small all-gathers through the world's shared memory (SharedGather).
-WorldRun runTyped(int P, const svConfig_t& cfg, const std::vector<CallSpec>& calls, bool shared = false) {
+// nodeLabels: the world's emulated nodes (loopbackSetNodes; empty: one).
+WorldRun runTyped(int P, const svConfig_t& cfg, const std::vector<CallSpec>& calls, bool shared = false,
+                  const std::vector<int>& nodeLabels = {}) {
   auto world = sv::makeLoopbackWorld(P, shared);
+  if (!nodeLabels.empty()) sv::loopbackSetNodes(world, nodeLabels);
   WorldRun w;
   w.initRc.assign(P, svInternalError);
   w.res.assign(P, std::vector<CallResult>(calls.size()));
@@ -774,6 +778,90 @@ TEST_CASE("communicator stats: calls NaN counts bytes sent and algorithm", "[loo
           }
         }
       }
+    }
+  }
+}
+
+namespace {
+// Node labels: sizes[n] ranks on node n, ranks numbered node after node, or
+// interleaved (rank r on node r % nodes).
+std::vector<int> nodeLabels(const std::vector<int>& sizes) {
+  std::vector<int> l;
+  for (size_t n = 0; n < sizes.size(); ++n) l.insert(l.end(), sizes[n], static_cast<int>(n));
+  return l;
+}
+std::vector<int> interleaved(int nodes, int perNode) {
+  std::vector<int> l;
+  for (int r = 0; r < nodes * perNode; ++r) l.push_back(r % nodes);
+  return l;
+}
+std::string layoutLabel(const std::vector<int>& labels) {
+  std::string s;
+  for (int v : labels) s += std::to_string(v);
+  return s;
+}
+const std::vector<std::vector<int>>& hierarchyLayouts() {
+  static const std::vector<std::vector<int>> k = {
+      nodeLabels({4}),    nodeLabels({2, 2}),    nodeLabels({2, 3}),    nodeLabels({3, 2}), nodeLabels({2, 4}),
+      nodeLabels({4, 4}), nodeLabels({3, 1}),    nodeLabels({1, 3, 2}), nodeLabels({1, 1, 1}), nodeLabels({4, 2, 2}),
+      interleaved(2, 3),  nodeLabels({2, 2, 2, 2})};
+  return k;
+}
+}  // namespace
+
+// The hierarchical vote (plan_hierarchy.h) on emulated nodes: every layout
+// of issue 15 and uneven ones, every policy, every datatype, tails, in and
+// out of place, one and many pipeline chunks; the result must be the
+// integer vote over all ranks, as for the flat vote.
+TEST_CASE("hierarchical vote on emulated nodes equals the vote of all ranks at every layout and policy",
+          "[loopback][hierarchy]") {
+  ref::Rng rng(9001);
+  static const size_t kCounts[] = {1, 63, 64, 65, 1000, 4097, 70001};
+  int world = 0;
+  for (const std::vector<int>& labels : hierarchyLayouts()) {
+    const int P = static_cast<int>(labels.size());
+    const sv::NodeLayout t = sv::NodeLayout::fromLabels(labels);
+    for (int tie : {SV_TIE_POSITIVE, SV_TIE_ZERO, SV_TIE_RANDOM})
+      for (int zero : {SV_ZERO_POSITIVE, SV_ZERO_ABSTAIN})
+        for (int nan : {SV_NAN_AS_ZERO, SV_NAN_ERROR}) {
+          svConfig_t cfg = makeConfig(tie, zero, nan, SV_ALGO_AUTO, world % 3 ? 1.0 : -0.5, 777 + world,
+                                      world % 2 ? 1024 : 0);
+          cfg.hierarchy = 1;
+          ++world;
+          std::vector<CallSpec> calls;
+          for (size_t count : kCounts)
+            calls.push_back(makeCall(rng, P, kTypes[(world + calls.size()) % 4], count, calls.size() % 2,
+                                     nan == SV_NAN_AS_ZERO || calls.size() % 3 == 0));
+          const WorldRun w = runTyped(P, cfg, calls, false, labels);
+          const std::string problem = verifyTyped(P, cfg, calls, w);
+          INFO("layout " << layoutLabel(labels) << " " << policyLabel(cfg) << ": " << problem);
+          CHECK(problem.empty());
+          const int want = t.nodes() >= 2 ? SV_ALGO_HIERARCHICAL : SV_ALGO_ALLGATHER;
+          for (int r = 0; r < P && problem.empty(); ++r)
+            for (size_t k = 0; k < calls.size(); ++k)
+              if (w.res[r][k].rc == svSuccess && (t.nodes() >= 2 || P * ((calls[k].count + 63) / 64) * 8 <= 65536)) {
+                INFO("rank " << r << " call " << k);
+                CHECK(w.res[r][k].stats.lastAlgorithm == want);
+              }
+        }
+  }
+}
+
+TEST_CASE("SV_HIERARCHY auto takes the hierarchy for large calls on 2+ nodes, off never", "[loopback][hierarchy]") {
+  ref::Rng rng(9002);
+  const std::vector<int> labels = nodeLabels({2, 2});
+  for (int h : {-1, 0, 1}) {
+    svConfig_t cfg = makeConfig(SV_TIE_ZERO, SV_ZERO_POSITIVE, SV_NAN_AS_ZERO, SV_ALGO_AUTO, 1.0, 0, 0);
+    cfg.hierarchy = h;
+    const std::vector<CallSpec> calls = {makeCall(rng, 4, svFloat32, 100, false, true),
+                                         makeCall(rng, 4, svFloat32, 300000, true, true)};
+    const WorldRun w = runTyped(4, cfg, calls, false, labels);
+    const std::string problem = verifyTyped(4, cfg, calls, w);
+    INFO("hierarchy " << h << ": " << problem);
+    CHECK(problem.empty());
+    for (int r = 0; r < 4; ++r) {
+      CHECK(w.res[r][0].stats.lastAlgorithm == (h == 1 ? SV_ALGO_HIERARCHICAL : SV_ALGO_ALLGATHER));
+      CHECK(w.res[r][1].stats.lastAlgorithm == (h == 0 ? SV_ALGO_ALLTOALL : SV_ALGO_HIERARCHICAL));
     }
   }
 }

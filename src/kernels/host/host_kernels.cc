@@ -263,5 +263,57 @@ void vote(const uint64_t* in, size_t rankStride, size_t words, const VoteParams&
     voteWord(in + w * p.inPlanes, rankStride, p, firstWord + w, out + w * p.outPlanes);
 }
 
+namespace {
+template <int L>
+void countGroups(const uint64_t* in, size_t rankStride, int n, int inPlanes, int bits, uint64_t* out) {
+  uint64_t pos[kMaxCounterBits][L], neg[kMaxCounterBits][L];
+  sv::countVotes<L>(in, rankStride, n, inPlanes, bits, pos, neg);
+  const int g = bits * inPlanes;
+  for (int l = 0; l < L; ++l)
+    for (int b = 0; b < bits; ++b) {
+      out[l * g + b] = pos[b][l];
+      if (inPlanes == 2) out[l * g + bits + b] = neg[b][l];
+    }
+}
+
+template <int L>
+void voteGroups(const uint64_t* const* src, const int* srcBits, int nsrc, size_t w, const VoteParams& p,
+                uint64_t word, uint64_t* out) {
+  const int bits = counterBits(p.nranks), ip = p.inPlanes;
+  uint64_t pos[kMaxCounterBits][L] = {}, neg[kMaxCounterBits][L] = {};
+  for (int i = 0; i < nsrc; ++i) {
+    const int xb = srcBits[i], g = xb * ip;
+    const uint64_t* x = src[i] + w * g;
+    uint64_t xp[kMaxCounterBits][L], xn[kMaxCounterBits][L];
+    for (int b = 0; b < xb; ++b)
+      for (int l = 0; l < L; ++l) {
+        xp[b][l] = x[l * g + b];
+        if (ip == 2) xn[b][l] = x[l * g + xb + b];
+      }
+    counterAccumulate<L>(pos, bits, xp, xb);
+    if (ip == 2) counterAccumulate<L>(neg, bits, xn, xb);
+  }
+  sv::voteCounts<L>(pos, neg, bits, p, word, out);
+}
+}  // namespace
+
+void countVotes(const uint64_t* in, size_t rankStride, size_t words, int n, int inPlanes, int bits,
+                uint64_t* out) {
+  constexpr int kLanes = 8;
+  const size_t g = static_cast<size_t>(bits) * inPlanes;
+  size_t w = 0;
+  for (; w + kLanes <= words; w += kLanes) countGroups<kLanes>(in + w * inPlanes, rankStride, n, inPlanes, bits, out + w * g);
+  for (; w < words; ++w) countGroups<1>(in + w * inPlanes, rankStride, n, inPlanes, bits, out + w * g);
+}
+
+void voteCounts(const uint64_t* const* src, const int* srcBits, int nsrc, size_t words, const VoteParams& p,
+                uint64_t firstWord, uint64_t* out) {
+  constexpr int kLanes = 8;
+  size_t w = 0;
+  for (; w + kLanes <= words; w += kLanes)
+    voteGroups<kLanes>(src, srcBits, nsrc, w, p, firstWord + w, out + w * p.outPlanes);
+  for (; w < words; ++w) voteGroups<1>(src, srcBits, nsrc, w, p, firstWord + w, out + w * p.outPlanes);
+}
+
 }  // namespace host
 }  // namespace sv

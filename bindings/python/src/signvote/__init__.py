@@ -12,7 +12,7 @@ DistributedOptimizer. Documentation: docs/python.md.
 from ._core import (Algorithm, Communicator, Config, DataType, Nan, Result, SignvoteError, Stats, Tie,
                     Zero, allreduce_sign, version, world)
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 __all__ = ["Algorithm", "Communicator", "Config", "DataType", "Nan", "Result", "SignvoteError", "Stats",
            "Tie", "Zero", "allreduce_sign", "version", "world", "__version__"]
