@@ -51,16 +51,17 @@ inline int chooseFlatAlgorithm(const svComm* comm, size_t words, int inPlanes) {
 }
 
 // SV_HIERARCHY: on takes the hierarchical plan for every call with data on
-// ranks spanning 2+ nodes; auto where the flat vote would take the
-// all-to-all (large calls: four rounds instead of two cost nothing there)
-// and some node holds 2+ ranks (else there is nothing to count inside a
-// node). Host executor only.
+// ranks spanning 2+ nodes, whatever SV_ALGO says; auto where SV_ALGO=auto
+// would take the all-to-all (large calls: four rounds instead of two cost
+// little there) and some node holds 2+ ranks (else there is nothing to
+// count inside a node). Host executor only.
 inline int chooseAlgorithm(const svComm* comm, size_t words, int inPlanes, Executor executor) {
   const int flat = chooseFlatAlgorithm(comm, words, inPlanes);
   const NodeLayout& t = comm->nodes;
   if (executor != Executor::kHost || words == 0 || t.nodes() < 2 || comm->config.hierarchy == 0) return flat;
   if (comm->config.hierarchy == 1) return SV_ALGO_HIERARCHICAL;
-  return flat == SV_ALGO_ALLTOALL && t.slices >= 2 ? SV_ALGO_HIERARCHICAL : flat;
+  const bool large = comm->config.algorithm == SV_ALGO_AUTO && flat == SV_ALGO_ALLTOALL;
+  return large && t.slices >= 2 ? SV_ALGO_HIERARCHICAL : flat;
 }
 
 // Packed bytes per pipeline chunk: SV_CHUNK_BYTES, or by default about 32 KiB

@@ -32,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <cmath>
@@ -53,6 +54,11 @@ long gFailures = 0;
 long gChecks = 0;
 long gCalls = 0;
 bool gVerbose = false;
+// Emulated nodes (tests/mpi/emulated_nodes.sh): the node of each world rank,
+// empty when every rank is on one node. With SV_HIERARCHY=on every call
+// with data on a communicator spanning 2+ nodes must run the hierarchy.
+std::vector<int> gNodeOfWorld;
+bool gHierarchyOn = false;
 uint64_t gSeed = 20240611;
 char gCase[640] = "startup";
 const unsigned kWatchdogSeconds = 90;
@@ -291,6 +297,14 @@ struct Group {
   int me = 0;
   int size() const { return static_cast<int>(world.size()); }
 };
+
+// Whether a call of n elements on g must take the hierarchical vote.
+bool expectHierarchy(const Group& g, size_t n) {
+  if (!gHierarchyOn || n == 0 || gNodeOfWorld.empty()) return false;
+  for (int w : g.world)
+    if (gNodeOfWorld[w] != gNodeOfWorld[g.world[0]]) return true;
+  return false;
+}
 
 Group worldGroup() {
   Group g;
@@ -533,10 +547,14 @@ CaseResult runCase(Comm& comm, const CaseSpec& c, bool keepOutput = false) {
         st1.bytesSent, st0.bytesSent, st1.lastBytesSent);
   CHECK(st1.totalNanCount == st0.totalNanCount + nanOf[g.me], "stats.totalNanCount %llu, expected %llu + %llu",
         st1.totalNanCount, st0.totalNanCount, (unsigned long long)nanOf[g.me]);
-  if (pol.algo != SV_ALGO_AUTO)
+  if (expectHierarchy(g, n))
+    CHECK(st1.lastAlgorithm == SV_ALGO_HIERARCHICAL, "stats.lastAlgorithm %d with SV_HIERARCHY=on on %d ranks of 2+ nodes",
+          st1.lastAlgorithm, P);
+  else if (pol.algo != SV_ALGO_AUTO)
     CHECK(st1.lastAlgorithm == pol.algo, "stats.lastAlgorithm %d, forced %d", st1.lastAlgorithm, pol.algo);
   else
-    CHECK(st1.lastAlgorithm == SV_ALGO_ALLTOALL || st1.lastAlgorithm == SV_ALGO_ALLGATHER,
+    CHECK(st1.lastAlgorithm == SV_ALGO_ALLTOALL || st1.lastAlgorithm == SV_ALGO_ALLGATHER ||
+              (st1.lastAlgorithm == SV_ALGO_HIERARCHICAL && !gNodeOfWorld.empty()),
           "stats.lastAlgorithm %d after auto", st1.lastAlgorithm);
   if (n == 0 || P == 1) CHECK(st1.lastBytesSent == 0, "stats.lastBytesSent %llu for n=%zu P=%d", st1.lastBytesSent, n, P);
 
@@ -1327,6 +1345,23 @@ int main(int argc, char** argv) {
   for (const char* v : {"SV_TIE", "SV_ZERO", "SV_NAN", "SV_ALGO", "SV_SCALE", "SV_SEED", "SV_CHUNK_BYTES",
                         "SV_ALLGATHER_THRESHOLD", "SV_DEVICE"})
     unsetenv(v);
+  if (const char* sizes = getenv("SV_TEST_NODE_SIZES")) {
+    int node = 0;
+    for (const char* p = sizes; *p;) {
+      const long k = strtol(p, const_cast<char**>(&p), 10);
+      for (long i = 0; i < k; ++i) gNodeOfWorld.push_back(node);
+      ++node;
+      if (*p == ',') ++p;
+      else if (*p) break;
+    }
+    if (static_cast<int>(gNodeOfWorld.size()) != gWorldSize) {
+      if (gWorldRank == 0) fprintf(stderr, "SV_TEST_NODE_SIZES=%s does not add up to %d ranks\n", sizes, gWorldSize);
+      MPI_Finalize();
+      return 2;
+    }
+    const char* h = getenv("SV_HIERARCHY");
+    gHierarchyOn = h != nullptr && (!strcasecmp(h, "on") || !strcmp(h, "1"));
+  }
   // gSeed must agree on all ranks.
   MPI_Bcast(&gSeed, 1, MPI_UINT64_T, 0, MPI_COMM_WORLD);
 
