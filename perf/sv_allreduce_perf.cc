@@ -71,6 +71,7 @@ struct Options {
   int iters = 20, warmup = 1, check = 1, average = 1, blocking = 0, graph = 0;
   svDataType_t type = svFloat32;
   int tie = SV_TIE_POSITIVE, zero = SV_ZERO_POSITIVE, algo = SV_ALGO_AUTO;
+  int hierarchy = SV_CONFIG_UNDEF_INT;  // --hierarchy (else SV_HIERARCHY)
   std::vector<std::string> baselines;
   double linkBitsPerSec = 0;  // --link: print the lower bound max(W, M)
   int device = 0;             // --device 1 / -G: device buffers, device communicator
@@ -140,9 +141,11 @@ void usage(const char* prog) {
         "\t[-K,--per_iter_skip <n>] leave the first n iterations out of those statistics\n"
         "\t[--device <0/1>] device buffers on a device communicator (CUDA+NCCL builds)\n"
         "\t[--transport nccl|mpi] the device communicator's transport (default nccl)\n"
-        "\t[--baseline mpi|gloo|allgather|ps|nccl[,...]] fp32 MPI_Allreduce sum; fp32 Gloo ring all-reduce\n"
+        "\t[--baseline mpi|gloo|allgather|ps|flat|nccl[,...]] fp32 MPI_Allreduce sum; fp32 Gloo ring all-reduce\n"
         "\t                 (TCP; SV_GLOO_IFACE picks the interface, else 127.0.0.1); naive all-gather\n"
-        "\t                 vote; parameter server (gather at rank 0, vote, broadcast)\n"
+        "\t                 vote; parameter server (gather at rank 0, vote, broadcast); the flat vote\n"
+        "\t                 (svAllReduceSign, same policies, SV_HIERARCHY=off)\n"
+        "\t[--hierarchy auto|on|off] the vote's config.hierarchy (default: SV_HIERARCHY, else auto)\n"
         "\t[--link <bits/s, e.g. 1G>] also print the lower bound max(W, M): W = 2(P-1)/P * n/8 bytes\n"
         "\t                 at that rate, M = all ranks at once memcpy'ing the buffer (measured)\n"
         "\t[--tie positive|zero|random] [--zero positive|abstain] [--algo auto|alltoall|allgather]\n"
@@ -164,6 +167,7 @@ Options parseArgs(int argc, char** argv) {
       {"link", required_argument, 0, 1004}, {"device", required_argument, 0, 1005},
       {"transport", required_argument, 0, 1006}, {"output_file", required_argument, 0, 'J'},
       {"per_iter_timing", required_argument, 0, 'I'}, {"per_iter_skip", required_argument, 0, 'K'},
+      {"hierarchy", required_argument, 0, 1007},
       {"help", no_argument, 0, 'h'}, {}};
   int c, idx;
   while ((c = getopt_long(argc, argv, "b:e:i:f:n:w:c:o:d:z:G:a:t:g:m:J:I:K:h", longopts, &idx)) != -1) {
@@ -201,7 +205,7 @@ Options parseArgs(int argc, char** argv) {
           size_t q = s.find(',', p);
           if (q == std::string::npos) q = s.size();
           std::string b = s.substr(p, q - p);
-          bool known = b == "mpi" || b == "allgather" || b == "ps";
+          bool known = b == "mpi" || b == "allgather" || b == "ps" || b == "flat";
 #if defined(SV_PERF_WITH_GLOO)
           known |= b == "gloo";
 #endif
@@ -218,6 +222,10 @@ Options parseArgs(int argc, char** argv) {
       }
       case 1001:
         o.tie = !strcmp(optarg, "zero") ? SV_TIE_ZERO : !strcmp(optarg, "random") ? SV_TIE_RANDOM : SV_TIE_POSITIVE;
+        break;
+      case 1007:
+        o.hierarchy = !strcmp(optarg, "on") ? 1 : !strcmp(optarg, "off") ? 0 : !strcmp(optarg, "auto") ? -1 : -2;
+        if (o.hierarchy == -2) die("invalid --hierarchy %s (auto, on, off)", optarg);
         break;
       case 1002: o.zero = !strcmp(optarg, "abstain") ? SV_ZERO_ABSTAIN : SV_ZERO_POSITIVE; break;
       case 1003:
@@ -635,6 +643,7 @@ int main(int argc, char** argv) {
   cfg.tiePolicy = o.tie;
   cfg.zeroPolicy = o.zero;
   cfg.algorithm = o.algo;
+  cfg.hierarchy = o.hierarchy;
   svComm_t comm;
   int cudaDev = -1;
 #if defined(SV_PERF_WITH_DEVICE)
@@ -665,6 +674,12 @@ int main(int argc, char** argv) {
   SVCHECK_PERF(svCommInitMPI(&comm, MPI_COMM_WORLD, &cfg));
   svComm_t plainComm;  // default policies, for the sign baselines' pack/unpack
   SVCHECK_PERF(svCommInitMPI(&plainComm, MPI_COMM_WORLD, nullptr));
+  svComm_t flatComm = nullptr;  // --baseline flat: the vote's policies without the hierarchy
+  if (!o.device && std::find(o.baselines.begin(), o.baselines.end(), "flat") != o.baselines.end()) {
+    svConfig_t flat = cfg;
+    flat.hierarchy = 0;
+    SVCHECK_PERF(svCommInitMPI(&flatComm, MPI_COMM_WORLD, &flat));
+  }
   const double scale = 1.0;
 
   int version;
@@ -784,7 +799,7 @@ int main(int argc, char** argv) {
   std::vector<char> in(maxCount * esz), out(maxCount * esz), ref;
   std::vector<float> fin, fout;
   auto wants = [&](const char* b) { return std::find(o.baselines.begin(), o.baselines.end(), b) != o.baselines.end(); };
-  if (wants("ps") || wants("allgather") || o.linkBitsPerSec > 0) ref.resize(maxCount * esz);
+  if (wants("ps") || wants("allgather") || wants("flat") || o.linkBitsPerSec > 0) ref.resize(maxCount * esz);
   std::vector<char>& inplace = out;
   if (wants("mpi") || wants("gloo")) {
     fin.assign(maxCount, 1.f);
@@ -908,6 +923,9 @@ int main(int argc, char** argv) {
 #endif
       else if (b == "allgather")
         tb = timeIt(o, [&] { sb.allgather(in.data(), ref.data(), count, o.type); });
+      else if (b == "flat")
+        tb = flatComm ? timeIt(o, [&] { SVCHECK_PERF(svAllReduceSign(in.data(), ref.data(), count, o.type, flatComm, nullptr)); })
+                      : Timing{};
       else
         tb = timeIt(o, [&] { sb.ps(in.data(), ref.data(), count, o.type); });
       row.times.push_back(stat(tb));
@@ -1056,6 +1074,7 @@ int main(int argc, char** argv) {
     json.endObject();
     closeJson();
   }
+  if (flatComm) svCommDestroy(flatComm);
   svCommDestroy(plainComm);
   svCommDestroy(comm);
 #if defined(SV_PERF_WITH_DEVICE)

@@ -9,6 +9,12 @@
 #
 #   perf/netem/netem.sh -n 4 -r 1gbit [-d 0.1ms] -- build/perf/sv_allreduce_perf -b 100M -e 100M
 #
+# With -L K, nodes of K ranks: n/K namespaces, ranks 0..K-1 in the first,
+# and so on. Ranks of one namespace reach each other through its loopback
+# (unshaped, like a node's local links); only traffic between nodes crosses
+# the shaped links. Open MPI starts one daemon per namespace, so each looks
+# like its own node to MPI_Comm_split_type and to signvote's topology.
+#
 # Ranks talk over TCP only (--mca btl tcp,self), so shared memory cannot
 # bypass the emulated links; idle ranks yield the CPU (mpi_yield_when_idle),
 # since busy-polling ranks starve the ones moving bytes when ranks outnumber
@@ -16,14 +22,15 @@
 set -euo pipefail
 
 usage() {
-  echo "usage: $0 [-n ranks (4)] [-r rate (1gbit)] [-d delay (none)] [-m mpirun args] -- program [args...]" >&2
+  echo "usage: $0 [-n ranks (4)] [-L ranks per node (1)] [-r rate (1gbit)] [-d delay (none)] [-m mpirun args] -- program [args...]" >&2
   exit 2
 }
 
-nranks=4 rate=1gbit delay="" extra=""
-while getopts "n:r:d:m:h" opt; do
+nranks=4 pernode=1 rate=1gbit delay="" extra=""
+while getopts "n:L:r:d:m:h" opt; do
   case $opt in
     n) nranks=$OPTARG ;;
+    L) pernode=$OPTARG ;;
     r) rate=$OPTARG ;;
     d) delay=$OPTARG ;;
     m) extra=$OPTARG ;;
@@ -35,6 +42,8 @@ shift $((OPTIND - 1))
 [ $# -ge 1 ] || usage
 [ "$(id -u)" = 0 ] || { echo "$0: needs root (network namespaces, tc)" >&2; exit 2; }
 [ "$nranks" -ge 1 ] && [ "$nranks" -le 200 ] || { echo "$0: 1..200 ranks" >&2; exit 2; }
+[ "$pernode" -ge 1 ] && [ $((nranks % pernode)) -eq 0 ] || { echo "$0: -L must divide -n" >&2; exit 2; }
+nhosts=$((nranks / pernode))
 
 here=$(cd "$(dirname "$0")" && pwd)
 id=$$
@@ -48,7 +57,7 @@ work=$(mktemp -d)
 
 cleanup() {
   set +e
-  for i in $(seq 1 "$nranks"); do
+  for i in $(seq 1 "$nhosts"); do
     ip netns del "svnet${id}_$i" 2>/dev/null
     ip link del "svh${id}_$i" 2>/dev/null
   done
@@ -84,7 +93,7 @@ ip link add "$bridge" type bridge
 ip addr add 198.18.0.254/24 dev "$bridge"
 ip link set "$bridge" up
 : >"$work/hosts"
-for i in $(seq 1 "$nranks"); do
+for i in $(seq 1 "$nhosts"); do
   ns="svnet${id}_$i" hostdev="svh${id}_$i"
   ip netns add "$ns"
   ip link add "$hostdev" type veth peer name eth0 netns "$ns"
@@ -94,10 +103,10 @@ for i in $(seq 1 "$nranks"); do
   ip netns exec "$ns" ip link set lo up
   shape "$ns" eth0      # this host's upload
   shape "" "$hostdev"   # this host's download
-  echo "198.18.0.$i slots=1" >>"$work/hosts"
+  echo "198.18.0.$i slots=$pernode" >>"$work/hosts"
 done
 
-echo "# netem: $nranks hosts 198.18.0.1-$nranks, links $rate each way (bucket $burst B)${delay:+, delay $delay}" >&2
+echo "# netem: $nhosts hosts 198.18.0.1-$nhosts ($pernode rank(s) each), links $rate each way (bucket $burst B)${delay:+, delay $delay}" >&2
 root=()
 [ "$(id -u)" = 0 ] && root=(--allow-run-as-root)
 # shellcheck disable=SC2086
