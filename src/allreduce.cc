@@ -405,6 +405,7 @@ svResult_t runCallImpl(svComm* comm, const char* where, const CallShape& s, cons
     SVCHECK(r);
   }
   const uint64_t sentBefore = comm->transport->bytesSent();
+  const uint64_t otherBefore = comm->transport->bytesSentOtherNodes();
   if (comm->loggedAlgorithm != s.algorithm) {
     SV_INFO(comm->rank, "%s: algorithm %s for %zu elements on %d ranks (%s), %zu chunk(s) of %zu words", where,
             algoName(s.algorithm), s.count, comm->nranks,
@@ -459,9 +460,12 @@ svResult_t runCallImpl(svComm* comm, const char* where, const CallShape& s, cons
     if (finish) SVCHECK(finish(waiter, callTag(kTagControl, call)));
   }
   const uint64_t sent = comm->transport->bytesSent() - sentBefore;
+  const uint64_t other = comm->transport->bytesSentOtherNodes() - otherBefore;
   comm->stats.calls++;
   comm->stats.bytesSent += sent;
   comm->stats.lastBytesSent = sent;
+  comm->stats.bytesSentOtherNodes += other;
+  comm->stats.lastBytesSentOtherNodes = other;
   comm->stats.lastNanCount = nans;
   comm->stats.totalNanCount += nans;
   comm->stats.lastAlgorithm = s.algorithm;

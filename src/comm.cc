@@ -116,6 +116,9 @@ void commSetNodes(svComm* comm, const std::vector<int>& labels) {
   if (static_cast<int>(labels.size()) != comm->nranks) return;
   comm->nodes = NodeLayout::fromLabels(labels);
   const NodeLayout& t = comm->nodes;
+  std::vector<bool> other(comm->nranks);
+  for (int r = 0; r < comm->nranks; ++r) other[r] = t.nodeOf[r] != t.nodeOf[comm->rank];
+  comm->transport->setOtherNodes(std::move(other));
   if (logLevel() < kLogInfo) return;
   char sizes[128] = "";
   size_t len = 0;

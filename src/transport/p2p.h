@@ -206,7 +206,7 @@ class P2PTransport : public Transport {
     r->handles.emplace_back();
     r->meta.push_back({peer, role, bytes});
     if (role == kRecv) return irecv(buf, bytes, peer, tag, &r->handles.back());
-    bytesSent_ += bytes;
+    countSend(peer, bytes);
     return isend(buf, bytes, peer, tag, &r->handles.back());
   }
 

@@ -107,12 +107,21 @@ class Transport {
   // own handle (MPI communicator) must then not be freed either.
   bool leaking() const { return leaking_; }
 
-  // Bytes handed over for other ranks since creation.
+  // Bytes handed over for other ranks since creation, and the part of them
+  // for ranks on other nodes (those setOtherNodes marked; none by default).
   uint64_t bytesSent() const { return bytesSent_; }
+  uint64_t bytesSentOtherNodes() const { return bytesSentOther_; }
+  void setOtherNodes(std::vector<bool> otherNode) { otherNode_ = std::move(otherNode); }
 
  protected:
+  // Accounts one send of `bytes` to `peer`.
+  void countSend(int peer, size_t bytes) {
+    bytesSent_ += bytes;
+    if (peer >= 0 && peer < static_cast<int>(otherNode_.size()) && otherNode_[peer]) bytesSentOther_ += bytes;
+  }
   int rank_ = 0, nranks_ = 1;
-  uint64_t bytesSent_ = 0;
+  uint64_t bytesSent_ = 0, bytesSentOther_ = 0;
+  std::vector<bool> otherNode_;  // per peer: on another node
   bool leaking_ = false;
 };
 

@@ -859,10 +859,29 @@ TEST_CASE("SV_HIERARCHY auto takes the hierarchy for large calls on 2+ nodes, of
     const std::string problem = verifyTyped(4, cfg, calls, w);
     INFO("hierarchy " << h << ": " << problem);
     CHECK(problem.empty());
+    unsigned long long other = 0, total = 0;
     for (int r = 0; r < 4; ++r) {
       CHECK(w.res[r][0].stats.lastAlgorithm == (h == 1 ? SV_ALGO_HIERARCHICAL : SV_ALGO_ALLGATHER));
       CHECK(w.res[r][1].stats.lastAlgorithm == (h == 0 ? SV_ALGO_ALLTOALL : SV_ALGO_HIERARCHICAL));
+      const svCommStats_t& st = w.res[r][1].stats;
+      CHECK(st.lastBytesSentOtherNodes <= st.lastBytesSent);
+      CHECK(st.bytesSentOtherNodes ==
+            w.res[r][0].stats.lastBytesSentOtherNodes + st.lastBytesSentOtherNodes);
+      other += st.lastBytesSentOtherNodes;
+      total += st.lastBytesSent;
     }
+    // Bytes to the other node over the 4 ranks, W words a plane, 2 output
+    // planes (a tie is possible): flat, each rank sends half its segments
+    // (W/4 words each) there and half its voted segment's copies: 4 x
+    // (2 x W/4 + 2 x 2 x W/4) = 6W words; hierarchical, each rank counts of
+    // half its owned words (W/2, 2 planes) and the voted half (2 planes):
+    // 4 x (W/4 x 2 + W/4 x 2) = 4W words.
+    const double W = (300000 + 63) / 64;
+    const double want = (h == 0 ? 6 : 4) * W * 8;
+    INFO("hierarchy " << h << ": " << other << " bytes to the other node, " << total << " in all");
+    CHECK(other >= want * 0.95);
+    CHECK(other <= want * 1.05);
+    if (h != 0) CHECK(total > other);  // and more inside the nodes
   }
 }
 

@@ -98,6 +98,8 @@ class Comm {
     d["last_nan_count"] = s.lastNanCount;
     d["total_nan_count"] = s.totalNanCount;
     d["last_algorithm"] = s.lastAlgorithm;
+    d["bytes_sent_other_nodes"] = s.bytesSentOtherNodes;
+    d["last_bytes_sent_other_nodes"] = s.lastBytesSentOtherNodes;
     return {res, d};
   }
   std::string lastError() const { return svGetLastError(comm_); }

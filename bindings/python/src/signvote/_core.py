@@ -67,6 +67,7 @@ class Algorithm(enum.IntEnum):
     AUTO = 0
     ALLTOALL = 1
     ALLGATHER = 2
+    HIERARCHICAL = 3  # reported by stats only: the hierarchical vote (SV_HIERARCHY)
 
 
 def _as_enum(cls, value, field: str):
@@ -132,6 +133,8 @@ class Stats:
     last_nan_count: int
     total_nan_count: int
     last_algorithm: Algorithm
+    bytes_sent_other_nodes: int = 0
+    last_bytes_sent_other_nodes: int = 0
 
 
 class SignvoteError(RuntimeError):
