@@ -606,3 +606,98 @@ TEST_CASE("svGetLastError, svCommGetAsyncError, the getters and the stats are sa
     CHECK(bad == 0);
   }
 }
+
+// The failure contract holds for the hierarchical vote (SV_HIERARCHY=on on
+// emulated nodes) as for the flat one: a failed send, a silent rank and
+// ranks disagreeing on the count fail every rank that waits, name the
+// cause, and leave nothing posted.
+TEST_CASE("hierarchical vote: a failed send, a silent rank, a count mismatch", "[faults][contract][hierarchy]") {
+  const std::vector<std::vector<int>> layouts = {{0, 0, 1, 1}, {0, 0, 1, 1, 2, 2}, {0, 1, 1, 1}};
+  for (const std::vector<int>& labels : layouts) {
+    const int P = static_cast<int>(labels.size());
+    for (Entry e : kEntries) {
+      for (size_t count : {size_t(5000), size_t(3) << 20}) {
+        for (long okSends : {0L, 1L, 3L}) {
+          INFO(entryName(e) << " P=" << P << " count=" << count << " sends before the failure: " << okSends);
+          auto world = sv::makeLoopbackWorld(P);
+          sv::loopbackSetNodes(world, labels);
+          svConfig_t cfg = configWith(5.0);
+          cfg.hierarchy = 1;
+          std::vector<svComm_t> c(P);
+          for (int r = 0; r < P; ++r) REQUIRE(sv::commInitLoopback(world, r, &cfg, &c[r]) == svSuccess);
+          sv::loopbackFailSends(world, 1, okSends);
+          std::vector<svResult_t> rc(P, svSuccess);
+          std::vector<std::string> err(P);
+          std::vector<std::thread> ts;
+          for (int r = 0; r < P; ++r)
+            ts.emplace_back([&, r] {
+              rc[r] = callEntry(e, c[r], r, count);
+              err[r] = svGetLastError(c[r]);
+            });
+          for (auto& t : ts) t.join();
+          INFO("rank 1: " << err[1]);
+          CHECK(rc[1] == svSystemError);
+          for (int r = 0; r < P; ++r) {
+            INFO("rank " << r << ": " << err[r]);
+            if (r != 1 && rc[r] != svSuccess) CHECK(ref::containsNoCase(err[r], "rank 1 failed its call"));
+            CHECK(sv::loopbackPostedRecvs(world, r) == 0);
+          }
+          for (int r = 0; r < P; ++r) CHECK(svCommDestroy(c[r]) == svSuccess);
+        }
+      }
+      {  // the last rank never calls: the others time out naming it
+        INFO(entryName(e) << " P=" << P << " silent rank " << P - 1);
+        auto world = sv::makeLoopbackWorld(P);
+        sv::loopbackSetNodes(world, labels);
+        svConfig_t cfg = configWith(0.3);
+        cfg.hierarchy = 1;
+        std::vector<svComm_t> c(P);
+        for (int r = 0; r < P; ++r) REQUIRE(sv::commInitLoopback(world, r, &cfg, &c[r]) == svSuccess);
+        std::vector<svResult_t> rc(P, svSuccess);
+        std::vector<std::string> err(P);
+        std::vector<std::thread> ts;
+        for (int r = 0; r + 1 < P; ++r)
+          ts.emplace_back([&, r] {
+            rc[r] = callEntry(e, c[r], r, 200000);
+            err[r] = svGetLastError(c[r]);
+          });
+        for (auto& t : ts) t.join();
+        for (int r = 0; r + 1 < P; ++r) {
+          INFO("rank " << r << ": " << err[r]);
+          CHECK(rc[r] != svSuccess);
+          // Whoever waits on the silent rank times out naming it; the rest
+          // fail on a peer's notice.
+          if (rc[r] == svTimeout) CHECK(ref::containsNoCase(err[r], "rank(s) " + std::to_string(P - 1)));
+          else CHECK(ref::containsNoCase(err[r], "failed its call"));
+        }
+        for (int r = 0; r < P; ++r) CHECK(svCommDestroy(c[r]) == svSuccess);
+      }
+      {  // the last rank calls with a larger count
+        INFO(entryName(e) << " P=" << P << " count mismatch");
+        auto world = sv::makeLoopbackWorld(P);
+        sv::loopbackSetNodes(world, labels);
+        svConfig_t cfg = configWith(0.5);
+        cfg.hierarchy = 1;
+        std::vector<svComm_t> c(P);
+        for (int r = 0; r < P; ++r) REQUIRE(sv::commInitLoopback(world, r, &cfg, &c[r]) == svSuccess);
+        std::vector<svResult_t> rc(P, svSuccess);
+        std::vector<std::string> err(P);
+        std::vector<std::thread> ts;
+        for (int r = 0; r < P; ++r)
+          ts.emplace_back([&, r] {
+            rc[r] = callEntry(e, c[r], r, r + 1 == P ? 300000 : 100000);
+            err[r] = svGetLastError(c[r]);
+          });
+        for (auto& t : ts) t.join();
+        int sayDisagree = 0;
+        for (int r = 0; r < P; ++r) {
+          INFO("rank " << r << ": " << err[r]);
+          CHECK(rc[r] != svSuccess);
+          sayDisagree += ref::containsNoCase(err[r], "disagree");
+        }
+        CHECK(sayDisagree >= 1);
+        for (int r = 0; r < P; ++r) svCommDestroy(c[r]);
+      }
+    }
+  }
+}
