@@ -178,19 +178,13 @@ svResult_t Pipeline::hierStep(Slot& slot, int slotIndex) {
         out += len * cw;
       }
     }
-    for (int m = 0; m < N; ++m) {
-      if (m == h.node) continue;
-      for (int q : t.members[m]) {
-        int a, b;
-        sharedSlices(t, h.s0, h.s1, q, &a, &b);
-        if (a >= b) continue;
-        const size_t qcw = h.countGroup(t, m);
-        sendBytes_[q] = subSliceWords(c.words, t, a, b, m) * cw * 8;
-        sendOffs_[q] = (h.cntSend + h.cntSendSection(t, m) + subSliceWords(c.words, t, h.s0, a, m) * cw) * 8;
-        recvBytes_[q] = subSliceWords(c.words, t, a, b, h.node) * qcw * 8;
-        recvOffs_[q] = (h.cntRecv + h.cntRecvSection(t, m) + subSliceWords(c.words, t, h.s0, a, h.node) * qcw) * 8;
-      }
-    }
+    forSharingPeers(t, h.node, h.s0, h.s1, [&](int m, int q, int a, int b) {
+      const size_t qcw = h.countGroup(t, m);
+      sendBytes_[q] = subSliceWords(c.words, t, a, b, m) * cw * 8;
+      sendOffs_[q] = (h.cntSend + h.cntSendSection(t, m) + subSliceWords(c.words, t, h.s0, a, m) * cw) * 8;
+      recvBytes_[q] = subSliceWords(c.words, t, a, b, h.node) * qcw * 8;
+      recvOffs_[q] = (h.cntRecv + h.cntRecvSection(t, m) + subSliceWords(c.words, t, h.s0, a, h.node) * qcw) * 8;
+    });
     SVCHECK(tr->allToAllv(slotBase, sendBytes_, sendOffs_, slotBase, recvBytes_, recvOffs_,
                           tag(kTagCounts, slot.chunk), &request(slotIndex)));
     slot.stage = kCountsExchange;
@@ -215,18 +209,12 @@ svResult_t Pipeline::hierStep(Slot& slot, int slotIndex) {
       memcpy(result + b * op, voted + done * op, len * op * 8);
       done += len;
     }
-    for (int m = 0; m < N; ++m) {
-      if (m == h.node) continue;
-      for (int q : t.members[m]) {
-        int a, b;
-        sharedSlices(t, h.s0, h.s1, q, &a, &b);
-        if (a >= b) continue;
-        sendBytes_[q] = subSliceWords(c.words, t, a, b, h.node) * op * 8;
-        sendOffs_[q] = (h.votedSend + subSliceWords(c.words, t, h.s0, a, h.node) * op) * 8;
-        recvBytes_[q] = subSliceWords(c.words, t, a, b, m) * op * 8;
-        recvOffs_[q] = (h.votedRecv + h.votedRecvSection(t, m) + subSliceWords(c.words, t, h.s0, a, m) * op) * 8;
-      }
-    }
+    forSharingPeers(t, h.node, h.s0, h.s1, [&](int m, int q, int a, int b) {
+      sendBytes_[q] = subSliceWords(c.words, t, a, b, h.node) * op * 8;
+      sendOffs_[q] = (h.votedSend + subSliceWords(c.words, t, h.s0, a, h.node) * op) * 8;
+      recvBytes_[q] = subSliceWords(c.words, t, a, b, m) * op * 8;
+      recvOffs_[q] = (h.votedRecv + h.votedRecvSection(t, m) + subSliceWords(c.words, t, h.s0, a, m) * op) * 8;
+    });
     SVCHECK(tr->allToAllv(slotBase, sendBytes_, sendOffs_, slotBase, recvBytes_, recvOffs_,
                           tag(kTagVoted, slot.chunk), &request(slotIndex)));
     slot.stage = kVotedExchange;

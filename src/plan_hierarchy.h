@@ -135,6 +135,20 @@ inline void sharedSlices(const NodeLayout& t, int s0, int s1, int q, int* a, int
   *b = std::min(s1, q1);
 }
 
+// Calls f(m, q, a, b) for every rank q of every other node m that owns some
+// of my slices [s0, s1): [a, b) the slices both own (the exchanges B and C).
+template <typename F>
+void forSharingPeers(const NodeLayout& t, int node, int s0, int s1, F&& f) {
+  for (int m = 0; m < t.nodes(); ++m) {
+    if (m == node) continue;
+    for (int q : t.members[m]) {
+      int a, b;
+      sharedSlices(t, s0, s1, q, &a, &b);
+      if (a < b) f(m, q, a, b);
+    }
+  }
+}
+
 // One rank's view of a chunk of W words, and where each exchange's data
 // lies in its staging slot (64-bit word offsets). Sections are per node m,
 // in node order; inside a section, slices in order, so the block to or from
