@@ -345,7 +345,9 @@ svResult_t reserveStaging(svComm* comm, const CallShape& s) {
     size_t slotWords =
         s.algorithm == SV_ALGO_ALLTOALL ? segmentWords(s.chunkWords, comm->nranks) * comm->nranks * s.inPlanes
         : s.algorithm == SV_ALGO_HIERARCHICAL
-            ? hierChunk(comm->nodes, s.chunkWords, comm->rank, s.inPlanes, s.outPlanes).total
+            // at least a word: a rank owning no word of a tiny call still
+            // passes (empty) pointers into its slot
+            ? std::max<size_t>(hierChunk(comm->nodes, s.chunkWords, comm->rank, s.inPlanes, s.outPlanes).total, 1)
             : s.chunkWords * comm->nranks * s.inPlanes;
     if (comm->packed.size() < packedWords) comm->packed.resize(packedWords);
     if (comm->result.size() < resultWords) comm->result.resize(resultWords);
