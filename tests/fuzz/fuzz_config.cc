@@ -110,8 +110,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   memcpy(&version, bytes.data() + offsetof(svConfig_t, version), sizeof version);
   // What the caller's layout does not define: never read.
   std::vector<uint8_t> other = bytes;
-  const size_t afterCheck = offsetof(svConfig_t, check) + sizeof(int);
-  flip(&other, afterCheck, declared);  // tail padding, a newer caller's fields
+  // The last field of the caller's version: hierarchy from 300 (0.3.0), check before.
+  const size_t afterLast =
+      version >= 300 ? offsetof(svConfig_t, hierarchy) + sizeof(int) : offsetof(svConfig_t, check) + sizeof(int);
+  flip(&other, afterLast, declared);  // tail padding, a newer caller's fields
   if (version < 200) {
     // Version 100: mpiCudaAware lies in the padding of both layouts, and a
     // struct shorter than the second layout has nothing after device.
