@@ -195,13 +195,13 @@ svResult_t Pipeline::hierStep(Slot& slot, int slotIndex) {
     std::vector<int>& bits = comm_->voteSourceBits;
     src.resize(N);
     bits.resize(N);
+    for (int m = 0; m < N; ++m) bits[m] = counterBits(t.size(m));
     uint64_t* voted = slotBase + h.votedSend;
     size_t done = 0;  // words of my sub-slices before this slice
     for (int sl = h.s0; sl < h.s1; ++sl) {
       size_t b, len;
       subSliceRange(c.words, t, sl, h.node, &b, &len);
       for (int m = 0; m < N; ++m) {
-        bits[m] = counterBits(t.size(m));
         src[m] = m == h.node ? slotBase + h.cntSend + h.cntSendSection(t, m) + done * cw
                              : slotBase + h.cntRecv + h.cntRecvSection(t, m) + done * h.countGroup(t, m);
       }

@@ -85,9 +85,9 @@ inline CallShape planCall(const svComm* comm, size_t count, bool packedApi, Exec
   s.algorithm = chooseAlgorithm(comm, s.words, s.inPlanes, executor);
   // A chunk holds chunkBytes of bits per plane; for the all-to-all it is a
   // multiple of P segments so every chunk splits evenly, for the hierarchy
-  // of S slices x N sub-slices.
-  // The hierarchy's default is sized by its slices (a rank's share of the
-  // first exchange), as the all-to-all's is by its segments: at 8 ranks on
+  // of S slices x N sub-slices. The hierarchy's default is sized by its
+  // slices (a rank's share of the first exchange), as the all-to-all's is
+  // by its segments: at 8 ranks on
   // emulated 1 Gbit/s node links, 4M floats, 4 x 2 ranks took 18.2 ms with
   // the flat default of 256 KiB (2 chunks: four exchanges barely overlap)
   // and 12.7 ms with 64 KiB; 2 x 4 13.8 and 12.5 ms with 128 KiB.

@@ -7,6 +7,7 @@
 // SV_CHECK parse and validate like every other parameter.
 #include <catch2/catch.hpp>
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -376,6 +377,28 @@ svResult_t callEntry(Entry e, svComm_t c, int r, size_t count, std::atomic<bool>
 
 std::string silentPhrase(int rank) { return "rank(s) " + std::to_string(rank) + " did not answer"; }
 
+// Each rank r of c calls e once with counts[r] elements on its own thread
+// (kSilent: it does not call); each rank's result and svGetLastError line.
+constexpr size_t kSilent = SIZE_MAX;
+struct Outcome {
+  std::vector<svResult_t> rc;
+  std::vector<std::string> err;
+};
+Outcome callOnEveryRank(Entry e, const std::vector<svComm_t>& c, const std::vector<size_t>& counts) {
+  const int P = static_cast<int>(c.size());
+  Outcome o{std::vector<svResult_t>(P, svSuccess), std::vector<std::string>(P)};
+  std::vector<std::thread> ts;
+  for (int r = 0; r < P; ++r) {
+    if (counts[r] == kSilent) continue;
+    ts.emplace_back([&, r] {
+      o.rc[r] = callEntry(e, c[r], r, counts[r]);
+      o.err[r] = svGetLastError(c[r]);
+    });
+  }
+  for (auto& t : ts) t.join();
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("every entry point: a silent rank times out naming it at P = 2, 3, 6, 8, and the comm stays failed",
@@ -518,15 +541,9 @@ TEST_CASE("ranks that disagree on the count fail on every rank, saying so and po
       if (k.chunkBytes) cfg.chunkBytes = k.chunkBytes;
       std::vector<svComm_t> c(P);
       for (int r = 0; r < P; ++r) REQUIRE(sv::commInitLoopback(world, r, &cfg, &c[r]) == svSuccess);
-      std::vector<svResult_t> rc(P, svSuccess);
-      std::vector<std::string> err(P);
-      std::vector<std::thread> ts;
-      for (int r = 0; r < P; ++r)
-        ts.emplace_back([&, r] {
-          rc[r] = callEntry(e, c[r], r, k.counts[r]);
-          err[r] = svGetLastError(c[r]);
-        });
-      for (auto& t : ts) t.join();
+      const Outcome o = callOnEveryRank(e, c, k.counts);
+      const std::vector<svResult_t>& rc = o.rc;
+      const std::vector<std::string>& err = o.err;
       for (int r = 0; r < P; ++r) {
         INFO("rank " << r << ": " << err[r]);
         CHECK(rc[r] != svSuccess);
@@ -550,15 +567,9 @@ TEST_CASE("a send that fails after the receives were posted leaves nothing aimed
           std::vector<svComm_t> c(P);
           for (int r = 0; r < P; ++r) REQUIRE(sv::commInitLoopback(world, r, &cfg, &c[r]) == svSuccess);
           sv::loopbackFailSends(world, 0, okSends);
-          std::vector<svResult_t> rc(P, svSuccess);
-          std::vector<std::string> err(P);
-          std::vector<std::thread> ts;
-          for (int r = 0; r < P; ++r)
-            ts.emplace_back([&, r] {
-              rc[r] = callEntry(e, c[r], r, count);
-              err[r] = svGetLastError(c[r]);
-            });
-          for (auto& t : ts) t.join();
+          const Outcome o = callOnEveryRank(e, c, std::vector<size_t>(P, count));
+          const std::vector<svResult_t>& rc = o.rc;
+          const std::vector<std::string>& err = o.err;
           INFO("rank 0: " << err[0]);
           CHECK(rc[0] == svSystemError);
           CHECK(ref::containsNoCase(err[0], "injected"));
@@ -626,15 +637,9 @@ TEST_CASE("hierarchical vote: a failed send, a silent rank, a count mismatch", "
           std::vector<svComm_t> c(P);
           for (int r = 0; r < P; ++r) REQUIRE(sv::commInitLoopback(world, r, &cfg, &c[r]) == svSuccess);
           sv::loopbackFailSends(world, 1, okSends);
-          std::vector<svResult_t> rc(P, svSuccess);
-          std::vector<std::string> err(P);
-          std::vector<std::thread> ts;
-          for (int r = 0; r < P; ++r)
-            ts.emplace_back([&, r] {
-              rc[r] = callEntry(e, c[r], r, count);
-              err[r] = svGetLastError(c[r]);
-            });
-          for (auto& t : ts) t.join();
+          const Outcome o = callOnEveryRank(e, c, std::vector<size_t>(P, count));
+          const std::vector<svResult_t>& rc = o.rc;
+          const std::vector<std::string>& err = o.err;
           INFO("rank 1: " << err[1]);
           CHECK(rc[1] == svSystemError);
           for (int r = 0; r < P; ++r) {
@@ -653,15 +658,11 @@ TEST_CASE("hierarchical vote: a failed send, a silent rank, a count mismatch", "
         cfg.hierarchy = 1;
         std::vector<svComm_t> c(P);
         for (int r = 0; r < P; ++r) REQUIRE(sv::commInitLoopback(world, r, &cfg, &c[r]) == svSuccess);
-        std::vector<svResult_t> rc(P, svSuccess);
-        std::vector<std::string> err(P);
-        std::vector<std::thread> ts;
-        for (int r = 0; r + 1 < P; ++r)
-          ts.emplace_back([&, r] {
-            rc[r] = callEntry(e, c[r], r, 200000);
-            err[r] = svGetLastError(c[r]);
-          });
-        for (auto& t : ts) t.join();
+        std::vector<size_t> counts(P, 200000);
+        counts[P - 1] = kSilent;
+        const Outcome o = callOnEveryRank(e, c, counts);
+        const std::vector<svResult_t>& rc = o.rc;
+        const std::vector<std::string>& err = o.err;
         for (int r = 0; r + 1 < P; ++r) {
           INFO("rank " << r << ": " << err[r]);
           CHECK(rc[r] != svSuccess);
@@ -680,15 +681,11 @@ TEST_CASE("hierarchical vote: a failed send, a silent rank, a count mismatch", "
         cfg.hierarchy = 1;
         std::vector<svComm_t> c(P);
         for (int r = 0; r < P; ++r) REQUIRE(sv::commInitLoopback(world, r, &cfg, &c[r]) == svSuccess);
-        std::vector<svResult_t> rc(P, svSuccess);
-        std::vector<std::string> err(P);
-        std::vector<std::thread> ts;
-        for (int r = 0; r < P; ++r)
-          ts.emplace_back([&, r] {
-            rc[r] = callEntry(e, c[r], r, r + 1 == P ? 300000 : 100000);
-            err[r] = svGetLastError(c[r]);
-          });
-        for (auto& t : ts) t.join();
+        std::vector<size_t> counts(P, 100000);
+        counts[P - 1] = 300000;
+        const Outcome o = callOnEveryRank(e, c, counts);
+        const std::vector<svResult_t>& rc = o.rc;
+        const std::vector<std::string>& err = o.err;
         int sayDisagree = 0;
         for (int r = 0; r < P; ++r) {
           INFO("rank " << r << ": " << err[r]);
