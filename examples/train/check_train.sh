@@ -9,6 +9,8 @@
 #   2. 5 ranks, one flip adversary (rank 4, sending -P x its gradient):
 #      Signum-MV still learns; the fp32 mean is driven uphill and stays far
 #      below Signum-MV.
+#   3. Lion-MaVo (svLionStep) at P = 3 with --debug, fp32-mean AdamW at P = 3 and
+#      plain Lion at P = 1: each learns (loss down, test accuracy > 0.6).
 set -euo pipefail
 train="$1"; data="$2"; work="$3"
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -36,4 +38,12 @@ check "Signum-MV P=3: test accuracy $a2 > 0.6" "$a2 > 0.6"
 sv=$(col "$work/sv_flip.csv" 2 test_acc); sgd=$(col "$work/sgd_flip.csv" 2 test_acc)
 check "Signum-MV P=5, 1 flip adversary: test accuracy $sv > 0.6" "$sv > 0.6"
 check "fp32 mean P=5, 1 flip adversary: test accuracy $sgd < Signum-MV's $sv - 0.2" "$sgd < $sv - 0.2"
+for run in "3 lion" "3 adamw" "1 lion-fp32"; do
+  set -- $run
+  extra=(); [ "$2" = lion ] && extra=(--debug)
+  "${mpirun[@]}" -np "$1" "$train" --method "$2" ${extra[@]+"${extra[@]}"} --csv "$work/$2_P$1.csv" "${common[@]}"
+  l1=$(col "$work/$2_P$1.csv" 1 train_loss); l2=$(col "$work/$2_P$1.csv" 2 train_loss)
+  a2=$(col "$work/$2_P$1.csv" 2 test_acc)
+  check "$2 P=$1: loss goes down ($l1 -> $l2), test accuracy $a2 > 0.6" "$l2 < 0.9 * $l1 && $a2 > 0.6"
+done
 exit $fail

@@ -5,6 +5,10 @@
 //   sgd     fp32 MPI_Allreduce of the gradients, mean, SGD with momentum
 //   signum  svSignumStep: Signum, the momentum's signs majority-voted
 //   ef      svEFSignStep: error-feedback signSGD, signs majority-voted
+//   lion    svLionStep: Lion, its update's signs majority-voted (Distributed
+//           Lion "MaVo", Liu et al. 2024)
+//   lion-fp32  fp32 MPI_Allreduce mean, then Lion (at P = 1: plain Lion)
+//   adamw   fp32 MPI_Allreduce mean, then AdamW (torch.optim.AdamW's rule)
 //
 // Every rank trains on its own shard of the training set (rank r takes the
 // examples r, r+P, ... of one seeded permutation); libtorch gives the model
@@ -51,7 +55,7 @@ int gRank = 0, gSize = 1;
 
 // ---- Options -------------------------------------------------------------------
 struct Options {
-  std::string method = "signum";  // sgd | signum | ef
+  std::string method = "signum";  // sgd | signum | ef | lion | lion-fp32 | adamw
   std::string data = "/usr/share/datasets/fashion-mnist";
   std::string csv;
   std::string attack = "flip";  // flip | random | alie | ipm | labelflip
@@ -66,8 +70,10 @@ struct Options {
   int adversaries = 0;
   bool collude = true;
   double lr = -1;          // per method default below
-  double momentum = 0.9;   // SGD momentum, Signum beta
-  double wd = 0;
+  double momentum = 0.9;   // SGD momentum, Signum beta, Lion/AdamW beta1
+  double beta2 = -1;       // Lion (0.99) / AdamW (0.999) beta2
+  double eps = 1e-8;       // AdamW
+  double wd = -1;          // -1: 0.01 for adamw, else 0
   double ipmEps = 10;
   double alieZ = -1;       // -1: Baruch et al.'s z_max from P and K
   double flipScale = -1;  // -1: P (see README)
@@ -76,8 +82,8 @@ struct Options {
 };
 
 const char* kUsage =
-    "usage: sv_train [--method sgd|signum|ef] [--epochs N] [--global-batch N] [--hidden N]\n"
-    "  [--lr X] [--momentum X] [--wd X] [--seed N] [--train-subset N] [--test-subset N]\n"
+    "usage: sv_train [--method sgd|signum|ef|lion|lion-fp32|adamw] [--epochs N] [--global-batch N]\n"
+    "  [--hidden N] [--lr X] [--momentum X] [--beta2 X] [--eps X] [--wd X] [--seed N] [--train-subset N] [--test-subset N]\n"
     "  [--steps-per-epoch N] [--adversaries K] [--attack flip|random|alie|ipm|labelflip]\n"
     "  [--no-collude] [--ipm-eps X] [--alie-z X] [--flip-scale X] [--data DIR] [--csv FILE]\n"
     "  [--tag TEXT] [--tie positive|zero|random] [--debug]\n";
@@ -107,6 +113,8 @@ Options parse(int argc, char** argv) {
     else if (a == "--lr") o.lr = atof(val());
     else if (a == "--momentum") o.momentum = atof(val());
     else if (a == "--wd") o.wd = atof(val());
+    else if (a == "--beta2") o.beta2 = atof(val());
+    else if (a == "--eps") o.eps = atof(val());
     else if (a == "--ipm-eps") o.ipmEps = atof(val());
     else if (a == "--alie-z") o.alieZ = atof(val());
     else if (a == "--flip-scale") o.flipScale = atof(val());
@@ -121,14 +129,19 @@ Options parse(int argc, char** argv) {
       die("unknown argument %s", argv[i]);
     }
   }
-  if (o.method != "sgd" && o.method != "signum" && o.method != "ef") die("--method %s: sgd, signum or ef", o.method.c_str());
+  if (o.method != "sgd" && o.method != "signum" && o.method != "ef" && o.method != "lion" && o.method != "lion-fp32" &&
+      o.method != "adamw")
+    die("--method %s: sgd, signum, ef, lion, lion-fp32 or adamw", o.method.c_str());
   if (o.attack != "flip" && o.attack != "random" && o.attack != "alie" && o.attack != "ipm" && o.attack != "labelflip")
     die("--attack %s: flip, random, alie, ipm or labelflip", o.attack.c_str());
   if (o.adversaries < 0 || o.adversaries >= gSize) die("--adversaries must be in 0 .. P-1 (rank 0 stays honest)");
   if (o.globalBatch < gSize || o.globalBatch % gSize) die("--global-batch must be a multiple of the rank count");
   if (o.tie != "positive" && o.tie != "zero" && o.tie != "random") die("--tie %s: positive, zero or random", o.tie.c_str());
   if (o.flipScale < 0) o.flipScale = gSize;
-  if (o.lr < 0) o.lr = o.method == "sgd" ? 0.05 : o.method == "signum" ? 0.0005 : 0.05;
+  if (o.lr < 0)
+    o.lr = o.method == "sgd" || o.method == "ef" ? 0.05 : o.method == "adamw" ? 1e-3 : 1e-4;  // signum, lion*
+  if (o.beta2 < 0) o.beta2 = o.method == "adamw" ? 0.999 : 0.99;
+  if (o.wd < 0) o.wd = o.method == "adamw" ? 0.01 : 0;
   return o;
 }
 
@@ -277,6 +290,10 @@ int main(int argc, char** argv) {
   float* x = f.x.data_ptr<float>();
   float* g = f.g.data_ptr<float>();
   std::vector<float> state(n, 0.f), attack(n), honestSum(2 * n);
+  // fp32 mean of the gradients (MPI_Allreduce), then a local optimizer step.
+  const bool fp32Mean = o.method == "sgd" || o.method == "lion-fp32" || o.method == "adamw";
+  std::vector<float> second(o.method == "adamw" ? n : 0, 0.f);  // AdamW's v
+  int adamSteps = 0;
 
   svComm_t comm = nullptr;
   svConfig_t cfg = SV_CONFIG_INITIALIZER;
@@ -298,10 +315,10 @@ int main(int argc, char** argv) {
                  "bytes_per_rank_step,bytes_source,params\n");
   }
   if (gRank == 0)
-    printf("sv_train: tie %s, method %s P %d K %d attack %s%s lr %g momentum %g wd %g global batch %d, %d steps/epoch, "
+    printf("sv_train: tie %s, method %s P %d K %d attack %s%s lr %g momentum/beta1 %g beta2 %g wd %g global batch %d, %d steps/epoch, "
            "%zu params, train %lld test %lld%s\n",
            o.tie.c_str(), o.method.c_str(), P, K, K ? o.attack.c_str() : "none", K && o.collude ? " (colluding)" : "", o.lr,
-           o.momentum, o.wd, o.globalBatch, steps, n, (long long)train.x.size(0), (long long)test.x.size(0),
+           o.momentum, o.beta2, o.wd, o.globalBatch, steps, n, (long long)train.x.size(0), (long long)test.x.size(0),
            o.attack == "alie" && K ? (" z " + std::to_string(z)).c_str() : "");
 
   std::mt19937_64 rng(o.seed * 1000003 + gRank);
@@ -364,22 +381,45 @@ int main(int argc, char** argv) {
       }
       // ---- The measured exchange and the update.
       const auto e0 = std::chrono::steady_clock::now();
-      if (o.method == "sgd") {
+      if (fp32Mean) {
         MPI_Allreduce(MPI_IN_PLACE, g, static_cast<int>(n), MPI_FLOAT, MPI_SUM, MPI_COMM_WORLD);
-        const float inv = 1.f / P, mu = static_cast<float>(o.momentum), lr = static_cast<float>(o.lr),
-                    wd = static_cast<float>(o.wd);
-        for (size_t i = 0; i < n; ++i) {  // torch.optim.SGD's momentum rule
-          const float d = g[i] * inv + wd * x[i];
-          state[i] = mu * state[i] + d;
-          x[i] -= lr * state[i];
+        const float inv = 1.f / P, b1 = static_cast<float>(o.momentum), b2 = static_cast<float>(o.beta2),
+                    lr = static_cast<float>(o.lr), wd = static_cast<float>(o.wd);
+        if (o.method == "sgd") {
+          for (size_t i = 0; i < n; ++i) {  // torch.optim.SGD's momentum rule
+            const float d = g[i] * inv + wd * x[i];
+            state[i] = b1 * state[i] + d;
+            x[i] -= lr * state[i];
+          }
+        } else if (o.method == "lion-fp32") {
+          for (size_t i = 0; i < n; ++i) {  // lion-pytorch's rule, sign(0) = 0
+            const float gi = g[i] * inv, c = b1 * state[i] + (1.f - b1) * gi;
+            x[i] = x[i] * (1.f - lr * wd) - lr * static_cast<float>((c > 0.f) - (c < 0.f));
+            state[i] = b2 * state[i] + (1.f - b2) * gi;
+          }
+        } else {  // adamw: torch.optim.AdamW's rule; state = m, second = v
+          ++adamSteps;
+          const double bc1 = 1.0 - std::pow(o.momentum, adamSteps), bc2 = 1.0 - std::pow(o.beta2, adamSteps);
+          const float stepSize = static_cast<float>(o.lr / bc1), rootBc2 = static_cast<float>(std::sqrt(bc2)),
+                      eps = static_cast<float>(o.eps);
+          for (size_t i = 0; i < n; ++i) {
+            const float gi = g[i] * inv;
+            x[i] *= 1.f - lr * wd;
+            state[i] = b1 * state[i] + (1.f - b1) * gi;
+            second[i] = b2 * second[i] + (1.f - b2) * gi * gi;
+            x[i] -= stepSize * state[i] / (std::sqrt(second[i]) / rootBc2 + eps);
+          }
         }
         // A ring all-reduce sends 2(P-1)/P of the vector per rank: a model,
         // MPI does not report what it sent.
         bytes += static_cast<unsigned long long>(2.0 * (P - 1) / P * n * sizeof(float));
       } else {
         svCommStats_t st;
-        if (o.method == "signum") {
-          SVOK(svSignumStep(x, g, state.data(), n, svFloat32, o.lr, o.momentum, o.wd, comm, nullptr));
+        if (o.method == "signum" || o.method == "lion") {
+          if (o.method == "signum")
+            SVOK(svSignumStep(x, g, state.data(), n, svFloat32, o.lr, o.momentum, o.wd, comm, nullptr));
+          else
+            SVOK(svLionStep(x, g, state.data(), n, svFloat32, o.lr, o.momentum, o.beta2, o.wd, comm, nullptr));
           SVOK(svCommGetStats(comm, &st));
           bytes += st.lastBytesSent;
         } else {
@@ -415,7 +455,7 @@ int main(int argc, char** argv) {
     }
     const double trainLoss = sums[0] / std::max(1.0, sums[2]), trainAcc = sums[1] / std::max(1.0, sums[2]);
     const double perStep = steps ? static_cast<double>(bytes) / steps : 0;
-    const char* src = o.method == "sgd" ? "ring-model" : "measured";
+    const char* src = fp32Mean ? "ring-model" : "measured";
     if (gRank == 0) {
       printf("epoch %d: loss %.4f train acc %.4f test acc %.4f  %.2f s (exchange %.2f s)  %.3g bytes/rank/step (%s)\n",
              epoch, trainLoss, trainAcc, testAcc, epochS, exchangeS, perStep, src);
