@@ -29,11 +29,8 @@ the 10,000 test images after each epoch. Exits 1 when, over 2+ epochs, the
 last epoch's mean train loss is not below the first's. docs/reproduction.md (g).
 """
 import argparse
-import gzip
-import os
 import time
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn as nn
@@ -41,6 +38,7 @@ from torch.nn.parallel import DistributedDataParallel as DDP
 
 import signvote
 import signvote.torch as svt
+from idx_file import read_idx
 
 METHODS = ("allreduce", "fp16", "powersgd1", "powersgd4", "signum", "lion", "local-sgd", "local-signum",
            "local-lion")
@@ -49,11 +47,7 @@ LR = {"sgd": 0.05, "signum": 1e-4, "lion": 3e-4}  # those of examples/train (the
 
 def load(data_dir):
     def idx(name):
-        with gzip.open(os.path.join(data_dir, name)) as f:
-            raw = f.read()
-        ndim = raw[3]
-        dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-        return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+        return read_idx(data_dir, name)
 
     def images(name):  # the normalization of examples/train
         x = torch.tensor(idx(name), dtype=torch.float32).div_(255.0).sub_(0.2860).div_(0.3530)

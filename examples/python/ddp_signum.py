@@ -11,26 +11,21 @@ master on localhost. The data is Fashion-MNIST when present
 --data DIR), else a synthetic task. Exits 1 if the loss did not go down.
 """
 import argparse
-import gzip
 import os
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn as nn
 from torch.nn.parallel import DistributedDataParallel as DDP
 
 import signvote.torch as svt
+from idx_file import read_idx
 
 
 def load(data_dir, rank, world):
     """This rank's shard of the training images, and a common test set."""
     def idx(name):
-        with gzip.open(os.path.join(data_dir, name)) as f:
-            raw = f.read()
-        ndim = raw[3]
-        dims = [int.from_bytes(raw[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim)]
-        return np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim).reshape(dims)
+        return read_idx(data_dir, name)
 
     if os.path.exists(os.path.join(data_dir, "train-images-idx3-ubyte.gz")):
         xs = torch.tensor(idx("train-images-idx3-ubyte.gz")[:12000].reshape(-1, 784) / 255.0, dtype=torch.float32)
