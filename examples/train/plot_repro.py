@@ -216,6 +216,7 @@ if ddp:
         if r:
             res[(r[0]["method"], r[0]["tag"].rsplit("_r", 1)[-1])] = r
     rounds = sorted({k[1] for k in res})
+    tops = {}  # method -> (tallest bar, final accuracy): one label a method
     print("(f) DDP, 4 ranks, 1 Gbit/s: ms per step (epoch 1 after warm-up, epoch 2), final test accuracy")
     fig, ax = plt.subplots(figsize=(12, 4.5))
     width = 0.8 / max(1, len(rounds))
@@ -236,9 +237,12 @@ if ddp:
             xs.append(i + (j - (len(rounds) - 1) / 2) * width)
             ys.append(sum(ms) / len(ms))
             cs.append("lightgray" if m.startswith("local") else "tab:blue" if m in ("signum", "lion") else "tab:gray")
-            ax.text(xs[-1], ys[-1], f"{ys[-1]:.0f} ms\n{100 * float(r[-1]['test_acc']):.1f}%", ha="center",
-                    va="bottom", fontsize=7)
+            tops[m] = (max(tops.get(m, (0, ""))[0], ys[-1]), f"{100 * float(r[-1]['test_acc']):.1f}%")
         ax.bar(xs, ys, width=width, color=cs, edgecolor="black" if j else None)
+    for i, m in enumerate(ORDER):
+        if m in tops:
+            ms = [float(x["step_ms"]) for rd in rounds for x in res.get((m, rd), [])]
+            ax.text(i, tops[m][0], f"{sum(ms) / len(ms):.0f} ms\n{tops[m][1]}", ha="center", va="bottom", fontsize=8)
     for m, b in BASE.items():  # every epoch of every round pooled
         ms = [float(x["step_ms"]) for rd in rounds for x in res.get((m, rd), [])]
         bs = [float(x["step_ms"]) for rd in rounds for x in res.get((b, rd), [])]
@@ -248,8 +252,9 @@ if ddp:
     ax.set_xticks(range(len(ORDER)))
     ax.set_xticklabels([LABEL[m] for m in ORDER], fontsize=8)
     ax.set_ylabel("ms per step (slowest rank, mean of epochs)")
-    ax.set_title("torch DDP, small CNN (431,242 params), Fashion-MNIST, 4 emulated hosts, 1 Gbit/s links; "
-                 "labels: ms/step and final test accuracy" + ("; one bar a round (outlined: later)" if len(rounds) > 1 else ""),
+    ax.set_ylim(0, 1.15 * max(t for t, _ in tops.values()))
+    ax.set_title("torch DDP, small CNN (431,242 params), Fashion-MNIST, 4 emulated hosts, 1 Gbit/s links\n"
+                 "labels: mean ms/step and final test accuracy" + ("; one bar a round (outlined: later)" if len(rounds) > 1 else ""),
                  fontsize=10)
     footer(fig, "examples/train/repro.sh build OUT e  (perf/netem/netem.sh -n 4 -r 1gbit -- "
                 "examples/python/ddp_compare.py --method M --epochs 2); " + MACHINE_DDP + "; ratios only")
